@@ -1,0 +1,5 @@
+import sys
+
+from fascdetect.cli import main
+
+sys.exit(main())
