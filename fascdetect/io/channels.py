@@ -1,0 +1,77 @@
+"""Turning a file's signal description into a Channel, or a reason to skip it.
+
+Every reader (EDF/BDF, WFDB, CSV) meets the same questions: does the label
+map to a foot placement, and can its unit be converted to ours (µV for EMG,
+mg for ACC)? Answering them in one place keeps the skip reasons identical
+whatever the format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fascdetect.model import Channel
+from fascdetect.regions import Montage
+
+STANDARD_G_MS2 = 9.80665
+
+# Factors from a file's unit to ours; keys are lower-cased, spaces removed.
+_TO_UV = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
+_TO_MG = {"mg": 1.0, "g": 1e3, "m/s^2": 1e3 / STANDARD_G_MS2, "m/s2": 1e3 / STANDARD_G_MS2, "m/s²": 1e3 / STANDARD_G_MS2}
+OUR_UNIT = {"EMG": "uV", "ACC": "mg"}
+ACCEPTED_UNITS = {"EMG": "uV, µV, mV or V", "ACC": "mg, g or m/s^2"}
+
+UNMAPPED_REASON = "label does not follow '<MOD> <SIDE>-<REGION>[-<AXIS>]' and is not in the montage"
+
+
+@dataclass(frozen=True)
+class MappedChannel:
+    """A usable channel and the factor that converts file values to our unit."""
+
+    channel: Channel
+    scale: float
+
+
+def unit_scale(modality: str, unit: str) -> float | None:
+    """Factor from ``unit`` to the modality's unit (µV or mg), or None if unknown."""
+    table = _TO_UV if modality == "EMG" else _TO_MG
+    return table.get(unit.replace(" ", "").lower())
+
+
+def map_channel(
+    label: str,
+    fs_hz: float,
+    unit: str,
+    montage: Montage,
+    physical_min: float = float("-inf"),
+    physical_max: float = float("inf"),
+) -> MappedChannel | str:
+    """The channel for a file signal, or the reason (a sentence) it is skipped."""
+    placement = montage.resolve(label)
+    if placement is None:
+        return UNMAPPED_REASON
+    scale = unit_scale(placement.modality, unit)
+    if scale is None:
+        return (
+            f"unit {unit!r} cannot be interpreted for {placement.modality} "
+            f"(accepted: {ACCEPTED_UNITS[placement.modality]})"
+        )
+    if not fs_hz > 0:
+        return f"sampling rate {fs_hz!r} Hz is not positive"
+    channel = Channel(
+        label=label.strip(),
+        placement=placement,
+        fs_hz=float(fs_hz),
+        unit=OUR_UNIT[placement.modality],
+        physical_min=physical_min * scale,
+        physical_max=physical_max * scale,
+    )
+    return MappedChannel(channel, scale)
+
+
+def no_usable_channels_message(path: object, skipped: list[tuple[str, str]]) -> str:
+    """One line naming every skipped signal and why (for RecordingError)."""
+    if not skipped:
+        return f"{path}: no signals in the file"
+    listed = "; ".join(f"{label!r}: {reason}" for label, reason in skipped)
+    return f"{path}: no usable channels (skipped {listed}); a --montage file can map other labels"

@@ -1,0 +1,286 @@
+"""Chunked reading of EDF, EDF+, BDF and BDF+ files through pyEDFlib.
+
+pyEDFlib (a wrapper of Teunis van Beelen's C edflib) reads all four formats,
+24-bit BDF included, decodes EDF+ annotations, and reads any stretch of one
+signal at C speed (``readSignal(chn, start, n)``), so memory stays flat
+however long the night is.
+
+Before pyEDFlib sees a file we check its fixed header ourselves: edflib
+rejects a file whose size disagrees with its header (and prints to stdout
+while doing so), yet such files are exactly what a recorder leaves behind
+when it is killed. When the header's record count disagrees with the
+number of complete data records on disk (a truncated copy, a count of -1
+"still recording", or a writer killed between a record and its header
+update), we hand pyEDFlib a *repaired view*: a private temporary copy
+(mode 0o600, unlinked as soon as pyEDFlib has opened it) whose header
+declares the complete records only. This costs one sequential copy of the
+file, only for damaged files, and keeps a single decoding path.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyedflib
+
+from fascdetect.errors import RecordingError
+from fascdetect.io.channels import MappedChannel, map_channel, no_usable_channels_message
+from fascdetect.model import Block, Channel
+from fascdetect.regions import NO_MONTAGE, Montage
+
+log = logging.getLogger(__name__)
+
+EDF_MAGIC = b"0       "
+BDF_MAGIC = b"\xffBIOSEMI"
+ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
+SUPPORTED = "EDF, EDF+, BDF, BDF+ (.edf/.bdf), WFDB (.hea/.dat) and CSV/text (time column + labelled channels)"
+_RECORD_COUNT_OFFSET = 236
+
+
+@dataclass(frozen=True)
+class EdfLayout:
+    """What the fixed header says about the file's size, checked against the disk."""
+
+    bdf: bool
+    header_bytes: int
+    record_s: float
+    n_signals: int
+    labels: tuple[str, ...]
+    samples_per_record: tuple[int, ...]
+    declared_records: int
+    complete_records: int
+    trailing_bytes: int
+    discontinuous: bool
+
+    @property
+    def record_bytes(self) -> int:
+        return sum(self.samples_per_record) * (3 if self.bdf else 2)
+
+
+def is_edf(path: str | Path) -> bool:
+    """True when the file starts like an EDF or BDF header."""
+    with open(path, "rb") as f:
+        return f.read(8) in (EDF_MAGIC, BDF_MAGIC)
+
+
+def read_layout(path: str | Path) -> EdfLayout:
+    """Parse and check the fixed header; RecordingError if it is not a usable EDF/BDF."""
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        fixed = f.read(256)
+        if len(fixed) < 8 or fixed[:8] not in (EDF_MAGIC, BDF_MAGIC):
+            raise RecordingError(f"{path}: not an EDF or BDF file; supported formats: {SUPPORTED}")
+        if len(fixed) < 256:
+            raise RecordingError(f"{path}: truncated header ({size} bytes; an EDF/BDF header has at least 256)")
+        bdf = fixed[:8] == BDF_MAGIC
+        header_bytes = _header_int(path, fixed, 184, 8, "header size")
+        declared = _header_int(path, fixed, 236, 8, "number of data records")
+        record_s = _header_float(path, fixed, 244, 8, "data record duration")
+        n_signals = _header_int(path, fixed, 252, 4, "number of signals")
+        if n_signals < 1 or header_bytes != 256 * (n_signals + 1):
+            raise RecordingError(
+                f"{path}: corrupt header (header size {header_bytes} does not fit {n_signals} signals)"
+            )
+        if size < header_bytes:
+            raise RecordingError(f"{path}: truncated header ({size} of {header_bytes} header bytes present)")
+        signal_part = f.read(header_bytes - 256)
+    labels = tuple(signal_part[i * 16 : (i + 1) * 16].decode("latin-1").strip() for i in range(n_signals))
+    spr_at = n_signals * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80)
+    spr = tuple(
+        _header_int(path, signal_part, spr_at + 8 * i, 8, f"samples per record of signal {i + 1}")
+        for i in range(n_signals)
+    )
+    if record_s < 0 or any(n < 1 for n in spr):
+        raise RecordingError(f"{path}: corrupt header (record duration {record_s} s, samples per record {spr})")
+    record_bytes = sum(spr) * (3 if bdf else 2)
+    complete, trailing = divmod(size - header_bytes, record_bytes)
+    reserved = fixed[192:236].decode("latin-1")
+    return EdfLayout(
+        bdf=bdf,
+        header_bytes=header_bytes,
+        record_s=record_s,
+        n_signals=n_signals,
+        labels=labels,
+        samples_per_record=spr,
+        declared_records=declared,
+        complete_records=complete,
+        trailing_bytes=trailing,
+        discontinuous=reserved.startswith(("EDF+D", "BDF+D")),
+    )
+
+
+def _field(path: Path, raw: bytes, at: int, width: int, what: str) -> str:
+    text = raw[at : at + width].decode("ascii", errors="replace").strip()
+    if not text:
+        raise RecordingError(f"{path}: corrupt header ({what} is empty)")
+    return text
+
+
+def _header_int(path: Path, raw: bytes, at: int, width: int, what: str) -> int:
+    text = _field(path, raw, at, width, what)
+    try:
+        return int(text)
+    except ValueError:
+        raise RecordingError(f"{path}: corrupt header ({what} is {text!r}, not a number)") from None
+
+
+def _header_float(path: Path, raw: bytes, at: int, width: int, what: str) -> float:
+    text = _field(path, raw, at, width, what)
+    try:
+        return float(text)
+    except ValueError:
+        raise RecordingError(f"{path}: corrupt header ({what} is {text!r}, not a number)") from None
+
+
+def _repaired_view(path: Path, layout: EdfLayout) -> str:
+    """A private copy whose header declares exactly the complete records (see module doc)."""
+    fd, tmp = tempfile.mkstemp(prefix="fascdetect-repaired-", suffix=path.suffix or ".edf")
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            header = bytearray(src.read(layout.header_bytes))
+            header[_RECORD_COUNT_OFFSET : _RECORD_COUNT_OFFSET + 8] = f"{layout.complete_records:<8d}".encode()
+            dst.write(header)
+            remaining = layout.complete_records * layout.record_bytes
+            while remaining:
+                piece = src.read(min(remaining, 1 << 22))
+                dst.write(piece)
+                remaining -= len(piece)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+class EdfSource:
+    """A Source over an EDF/EDF+/BDF/BDF+ file, read one chunk at a time.
+
+    ``channels`` holds the signals that map to a foot placement and have a
+    usable unit, converted to µV (EMG) or mg (ACC); everything else is in
+    ``skipped`` with the reason (annotation signals are neither).
+    """
+
+    def __init__(self, path: str | Path, montage: Montage = NO_MONTAGE) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise RecordingError(f"{self.path}: file not found")
+        self.layout = read_layout(self.path)
+        self._reader = self._open_reader()
+        try:
+            self._describe(montage)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open_reader(self) -> pyedflib.EdfReader:
+        layout, path = self.layout, self.path
+        if layout.discontinuous:
+            raise RecordingError(
+                f"{path}: discontinuous EDF+D/BDF+D files are not supported; "
+                "convert it to a continuous file (EDF+C), e.g. with EDFbrowser"
+            )
+        if layout.complete_records == 0:
+            raise RecordingError(
+                f"{path}: truncated data: 0 of {layout.declared_records} declared data records are complete"
+            )
+        target = str(path)
+        repaired = layout.declared_records != layout.complete_records
+        if repaired:
+            declared = "an unknown number (-1)" if layout.declared_records < 0 else layout.declared_records
+            log.warning(
+                "%s: header declares %s data records but %d are complete on disk%s; "
+                "recovered %d records (%.1f s)",
+                path,
+                declared,
+                layout.complete_records,
+                f" plus {layout.trailing_bytes} bytes of an incomplete one" if layout.trailing_bytes else "",
+                layout.complete_records,
+                layout.complete_records * layout.record_s,
+            )
+            target = _repaired_view(path, layout)
+        elif layout.trailing_bytes:
+            log.warning(
+                "%s: %d bytes after the last complete data record ignored (the writer was interrupted mid-record)",
+                path,
+                layout.trailing_bytes,
+            )
+        try:
+            return pyedflib.EdfReader(target, pyedflib.READ_ALL_ANNOTATIONS, pyedflib.CHECK_FILE_SIZE)
+        except OSError as exc:
+            raise RecordingError(f"{path}: corrupt EDF/BDF file ({exc})") from None
+        finally:
+            if repaired:
+                os.unlink(target)  # pyEDFlib keeps its own descriptor open
+
+    def _describe(self, montage: Montage) -> None:
+        reader = self._reader
+        n_records = reader.datarecords_in_file
+        self.record_s: float = self.layout.record_s
+        self.duration_s: float | None = n_records * self.record_s
+        self.start: datetime = reader.getStartdatetime()
+        mapped: list[tuple[int, int, MappedChannel]] = []
+        skipped: list[tuple[str, str]] = []
+        for chn in range(reader.signals_in_file):
+            label = reader.getLabel(chn).strip()
+            result = map_channel(
+                label,
+                reader.getSampleFrequency(chn),
+                reader.getPhysicalDimension(chn).strip(),
+                montage,
+                float(reader.getPhysicalMinimum(chn)),
+                float(reader.getPhysicalMaximum(chn)),
+            )
+            if isinstance(result, str):
+                skipped.append((label, result))
+            else:
+                mapped.append((chn, reader.samples_in_file(chn) // n_records, result))
+        self.skipped: tuple[tuple[str, str], ...] = tuple(skipped)
+        if not mapped:
+            raise RecordingError(no_usable_channels_message(self.path, skipped))
+        self.channels: tuple[Channel, ...] = tuple(m.channel for _, _, m in mapped)
+        groups: dict[int, list[tuple[int, MappedChannel]]] = {}
+        for chn, spr, m in mapped:
+            groups.setdefault(spr, []).append((chn, m))
+        self._groups = groups
+        self._n_records = n_records
+
+    def blocks(self, chunk_s: float = 10.0) -> Iterator[Block]:
+        """Blocks of ``chunk_s`` (rounded to whole data records), one per rate group per chunk."""
+        per_chunk = max(1, round(chunk_s / self.record_s)) if self.record_s > 0 else self._n_records
+        for first in range(0, self._n_records, per_chunk):
+            n_rec = min(per_chunk, self._n_records - first)
+            for spr, members in self._groups.items():
+                if self._reader is None:
+                    return
+                data = np.empty((len(members), n_rec * spr), dtype=np.float32)
+                for row, (chn, m) in enumerate(members):
+                    data[row] = self._reader.readSignal(chn, first * spr, n_rec * spr)
+                    if m.scale != 1.0:
+                        data[row] *= m.scale
+                channels = tuple(m.channel for _, m in members)
+                yield Block(channels, channels[0].fs_hz, first * spr, data)
+
+    def annotations(self) -> list[tuple[float, float, str]]:
+        """EDF+ annotations as (onset_s, duration_s, text) sorted by onset; duration 0 when none is given."""
+        if self._reader is None:
+            raise RecordingError(f"{self.path}: recording is closed")
+        onsets, durations, texts = self._reader.readAnnotations()
+        return sorted((float(o), max(float(d), 0.0), str(t)) for o, d, t in zip(onsets, durations, texts))
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def __enter__(self) -> "EdfSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
