@@ -1,0 +1,128 @@
+"""DetectorConfig: every detection parameter, with its default and unit, in one place.
+
+The CLI and the GUI show and override these; nothing else in the pipeline
+hides a constant that changes what is detected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from fascdetect.errors import InputError
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    # --- EMG conditioning -------------------------------------------------
+    emg_band_hz: tuple[float, float] = (20.0, 450.0)
+    """Surface-EMG band: below 20 Hz is motion artifact and baseline wander, above 450 Hz little EMG power."""
+    emg_filter_order: int = 2
+    """Butterworth order per band edge (2 gives a 4th-order band-pass)."""
+    mains_hz: float | None = None
+    """50 or 60; None detects it from the first seconds of each recording."""
+    mains_probe_s: float = 2.0
+    """How much signal the mains detector and the initial noise floor look at before detection starts."""
+    mains_notch_bandwidth_hz: float = 4.0
+    """-3 dB width of the mains notch at the fundamental (harmonics scale with it), wide enough for ±1 Hz drift."""
+    mains_harmonic_min_db: float = 10.0
+    """A harmonic is notched only when it stands this far above the neighbouring spectrum."""
+    mains_max_harmonics: int = 3
+    """At most this many harmonics (2nd, 3rd, ...) are notched besides the fundamental."""
+
+    # --- accelerometer conditioning ----------------------------------------
+    acc_twitch_band_hz: tuple[float, float] = (5.0, 100.0)
+    """Mechanomyogram band: a twitch's damped vibration is ~10-40 Hz."""
+    acc_motion_band_hz: tuple[float, float] = (0.3, 5.0)
+    """Gross motion: slower than twitches, faster than posture (gravity) drift."""
+    movement_acc_mg: float = 60.0
+    """Low-band acceleration magnitude above which a foot is moving."""
+
+    # --- envelope and noise floor -----------------------------------------
+    envelope_bin_s: float = 0.001
+    """Envelope resolution; the RMS envelope is computed on bins of this length."""
+    emg_envelope_window_s: float = 0.005
+    """Moving-RMS window for EMG: shorter than the briefest fasciculation potential (~3 ms) would be noisy, longer smears doublets."""
+    acc_envelope_window_s: float = 0.025
+    """Moving-RMS window for accelerometers: spans about one cycle of a 40 Hz mechanomyogram."""
+    noise_frame_s: float = 0.25
+    """The noise floor is the median envelope of frames this long (robust to the brief events inside)."""
+    noise_history_frames: int = 40
+    """Frames (10 s at 0.25 s) whose medians make up the running noise floor."""
+    noise_reject_factor: float = 1.6
+    """A frame whose median exceeds the floor by this factor holds sustained activity and is kept out of the floor."""
+    noise_max_hold_s: float = 120.0
+    """After this long with every frame rejected the floor follows the signal anyway (the noise level really changed)."""
+
+    # --- hysteresis thresholds (multiples of the channel's noise floor) -----
+    threshold_on: float = 3.5
+    """Envelope/floor ratio that starts an event; 3.5 keeps white noise below 0.1 false twitches per minute."""
+    threshold_off: float = 2.0
+    """Envelope/floor ratio below which an event ends."""
+    settle_s: float = 0.5
+    """Filters ring briefly after a stream starts; nothing is detected in this first stretch."""
+    discharge_gap_s: float = 0.012
+    """Envelope dips shorter than this (the zero crossing of a biphasic potential) do not split a discharge."""
+    min_event_s: float = 0.002
+    """Shorter excursions are noise spikes."""
+    artifact_peak_uv: float = 4000.0
+    """Brief EMG transients larger than this are electrode pops, not motor units."""
+
+    # --- classification ------------------------------------------------------
+    twitch_max_s: float = 0.1
+    """A single fasciculation potential (with the envelope's smearing) is shorter than this."""
+    multiplet_gap_s: float = 0.11
+    """Discharges repeating within this gap are one twitch (doublet/multiplet)."""
+    multiplet_max: int = 4
+    """More discharges than this in one cluster make a burst, not a multiplet."""
+    cramp_min_s: float = 3.0
+    """Sustained focal activity at least this long is a cramp."""
+    cramp_merge_gap_s: float = 0.5
+    """Gaps up to this long inside sustained activity do not split it."""
+    crosstalk_window_s: float = 0.005
+    """Potentials on channels of one foot starting within this window are one discharge seen twice."""
+    crosstalk_ratio: float = 0.35
+    """Longer activity is crosstalk when a concurrent channel of the same foot is larger by 1/ratio."""
+    movement_min_regions: int = 3
+    """Concurrent activity on this many regions of one foot (or all of a smaller foot's) is movement."""
+    movement_min_s: float = 0.15
+    """Only activity at least this long takes part in movement detection (twitches do not)."""
+    movement_margin_s: float = 0.25
+    """Events this close to a movement belong to it."""
+    acc_confirm_window_s: tuple[float, float] = (-0.02, 0.12)
+    """An accelerometer response starting this long before/after an EMG twitch confirms it."""
+    acc_crosstalk_window_s: float = 0.03
+    """Mechanical vibration reaches neighbouring accelerometers within this window."""
+
+    def __post_init__(self) -> None:
+        lo, hi = self.emg_band_hz
+        if not 0 < lo < hi:
+            raise InputError(f"emg_band_hz must be (low, high) with 0 < low < high, not {self.emg_band_hz}")
+        if self.mains_hz not in (None, 50.0, 60.0, 50, 60):
+            raise InputError(f"mains_hz must be 50, 60 or None (detect), not {self.mains_hz}")
+        if not self.threshold_on > self.threshold_off > 1.0:
+            raise InputError("thresholds must satisfy threshold_on > threshold_off > 1")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, pairs: list[str]) -> "DetectorConfig":
+        """Apply ``name=value`` strings (from ``--set``), parsing values by the field's type."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for pair in pairs:
+            name, sep, text = pair.partition("=")
+            name = name.strip()
+            if not sep or name not in known:
+                raise InputError(f"--set expects NAME=VALUE with NAME one of: {', '.join(known)}; got {pair!r}")
+            current = getattr(self, name)
+            try:
+                if isinstance(current, tuple):
+                    changes[name] = tuple(float(v) for v in text.split(","))
+                elif name == "mains_hz":
+                    changes[name] = None if text.lower() in ("", "none", "auto") else float(text)
+                else:
+                    changes[name] = type(current)(text)
+            except ValueError:
+                raise InputError(f"--set {name}: cannot read {text!r} as {type(current).__name__}") from None
+        return replace(self, **changes)

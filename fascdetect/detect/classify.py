@@ -1,0 +1,242 @@
+"""From per-lane activity to classified events, one foot at a time.
+
+Rules (all parameters in DetectorConfig):
+
+1. Activity touching clipped or gap-filled samples, shorter than
+   ``min_event_s``, or a brief EMG transient above ``artifact_peak_uv``
+   (an electrode pop) is dropped.
+2. **Movement**: low-band acceleration above ``movement_acc_mg``, or
+   overlapping activity of at least ``movement_min_s`` on
+   ``movement_min_regions`` regions of the foot (all of them when the foot
+   has fewer), each at least ``crosstalk_ratio`` of the largest. Everything
+   within ``movement_margin_s`` of a movement belongs to it and is not counted.
+3. **Crosstalk**: activity on channels of one foot starting within
+   ``crosstalk_window_s`` is one discharge, kept on the channel where it is
+   largest; longer activity mostly inside a concurrent activity larger by
+   1/``crosstalk_ratio`` on another channel is that activity's echo.
+4. Per channel: discharges separated by at most ``multiplet_gap_s`` form a
+   cluster; clusters separated by at most ``cramp_merge_gap_s`` that span at
+   least ``cramp_min_s`` are one **cramp**. Other clusters are a **twitch**
+   when every discharge is at most ``twitch_max_s`` long and there are at
+   most ``multiplet_max`` of them (flagged ``doublet``/``multiplet``), else a
+   **burst**.
+5. Accelerometers: where a region has EMG, an accelerometer response
+   within ``acc_confirm_window_s`` of an EMG twitch sets ``acc_confirmed``;
+   where it has none, accelerometer activity is classified by rules 3-4 itself.
+
+Activity is grouped into *episodes* separated by quiet gaps longer than any
+rule looks across; an episode is classified once nothing later can join it,
+which keeps the streaming result identical to the whole-file result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from fascdetect.config import DetectorConfig
+from fascdetect.model import Event
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A segment in seconds with its lane's identity. ``source``: emg, acc (twitch band) or motion."""
+
+    source: str
+    side: str
+    region: str
+    channel: str
+    unit: str
+    onset_s: float
+    end_s: float
+    peak: float
+    mean: float
+    bad: bool
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.onset_s
+
+
+def link_gap_s(config: DetectorConfig) -> float:
+    """Longest quiet gap any rule looks across: episodes are separated by more."""
+    return max(config.cramp_merge_gap_s, config.movement_margin_s, config.acc_confirm_window_s[1],
+               config.multiplet_gap_s) + 1e-3
+
+
+def split_episodes(acts: list[Activity], gap_s: float) -> list[list[Activity]]:
+    acts = sorted(acts, key=lambda a: (a.onset_s, a.channel))
+    episodes: list[list[Activity]] = []
+    end = -float("inf")
+    for a in acts:
+        if not episodes or a.onset_s > end + gap_s:
+            episodes.append([])
+            end = a.end_s
+        episodes[-1].append(a)
+        end = max(end, a.end_s)
+    return episodes
+
+
+def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[Event]:
+    """Events of one foot's episode. ``emg_regions``: the foot's regions that have EMG channels."""
+    acts = _merge_discharges(acts, config.discharge_gap_s)
+    acts = [a for a in acts if not a.bad and (a.source == "motion" or a.duration_s >= config.min_event_s)]
+    acts = [a for a in acts if not (a.source == "emg" and a.duration_s <= config.twitch_max_s
+                                    and a.peak > config.artifact_peak_uv)]
+    movements = _movements(acts, emg_regions, config)
+    events = [_movement_event(group) for group in movements]
+    spans = [(min(a.onset_s for a in g) - config.movement_margin_s, max(a.end_s for a in g) + config.movement_margin_s)
+             for g in movements]
+    acts = [a for a in acts if a.source != "motion"
+            and not any(a.onset_s < hi and a.end_s > lo for lo, hi in spans)]
+
+    emg = _drop_crosstalk([a for a in acts if a.source == "emg"], config.crosstalk_window_s, config)
+    emg_events = [e for ch in _by_channel(emg) for e in _classify_channel(ch, config)]
+    acc = [a for a in acts if a.source == "acc"]
+    emg_events = [_confirm(e, acc, config) for e in emg_events]
+    acc_only = _drop_crosstalk([a for a in acc if a.region not in emg_regions], config.acc_crosstalk_window_s, config)
+    acc_events = [e for ch in _by_channel(acc_only) for e in _classify_channel(ch, config)]
+    return sorted(events + emg_events + acc_events, key=lambda e: (e.onset_s, e.channel))
+
+
+def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
+    """Join runs of one lane split by a dip shorter than ``gap_s`` (one potential's phases)."""
+    out: list[Activity] = []
+    last: dict[tuple[str, str], int] = {}
+    for a in sorted(acts, key=lambda a: a.onset_s):
+        key = (a.source, a.channel)
+        i = last.get(key)
+        if i is not None and a.onset_s - out[i].end_s < gap_s:
+            b = out[i]
+            n_a, n_b = a.duration_s, b.duration_s
+            out[i] = replace(b, end_s=max(a.end_s, b.end_s), peak=max(a.peak, b.peak), bad=a.bad or b.bad,
+                             mean=(a.mean * n_a + b.mean * n_b) / max(n_a + n_b, 1e-12))
+        else:
+            last[key] = len(out)
+            out.append(a)
+    return out
+
+
+def _movements(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[list[Activity]]:
+    """Groups of activity that together make a movement."""
+    need = min(config.movement_min_regions, len(emg_regions))
+    long = [a for a in acts if a.source == "emg" and a.duration_s >= config.movement_min_s]
+    groups = [[a] for a in acts if a.source == "motion"]
+    if need >= 2:
+        for comp in _overlap_components(long):
+            top = max(a.peak for a in comp)
+            regions = {a.region for a in comp if a.peak >= config.crosstalk_ratio * top}
+            if len(regions) >= need:
+                groups.append(comp)
+    merged: list[list[Activity]] = []
+    for g in sorted(groups, key=lambda g: min(a.onset_s for a in g)):
+        lo = min(a.onset_s for a in g)
+        if merged and lo <= max(a.end_s for a in merged[-1]) + config.movement_margin_s:
+            merged[-1] = merged[-1] + g
+        else:
+            merged.append(list(g))
+    return merged
+
+
+def _overlap_components(acts: list[Activity]) -> list[list[Activity]]:
+    comps: list[list[Activity]] = []
+    end = -float("inf")
+    for a in sorted(acts, key=lambda a: a.onset_s):
+        if comps and a.onset_s < end:
+            comps[-1].append(a)
+            end = max(end, a.end_s)
+        else:
+            comps.append([a])
+            end = a.end_s
+    return comps
+
+
+def _movement_event(group: list[Activity]) -> Event:
+    top = max(group, key=lambda a: (a.source == "emg", a.peak))
+    onset = min(a.onset_s for a in group)
+    return Event("movement", onset, max(a.end_s for a in group) - onset, top.side, "*", top.channel,
+                 top.peak, top.unit)
+
+
+def _drop_crosstalk(acts: list[Activity], window_s: float, config: DetectorConfig) -> list[Activity]:
+    acts = sorted(acts, key=lambda a: a.onset_s)
+    kept: list[Activity] = []
+    i = 0
+    while i < len(acts):
+        j = i + 1
+        while j < len(acts) and acts[j].onset_s - acts[i].onset_s <= window_s:
+            j += 1
+        group = acts[i:j]
+        # Same channel within the window is one discharge anyway; across channels keep the largest.
+        best = max(group, key=lambda a: a.peak)
+        kept.extend(a for a in group if a is best or a.channel == best.channel)
+        i = j
+    return [a for a in kept if not _is_echo(a, kept, config.crosstalk_ratio)]
+
+
+def _is_echo(a: Activity, others: list[Activity], ratio: float) -> bool:
+    for b in others:
+        if b.channel == a.channel or b.peak * ratio <= a.peak:
+            continue
+        overlap = min(a.end_s, b.end_s) - max(a.onset_s, b.onset_s)
+        if overlap >= 0.5 * a.duration_s:
+            return True
+    return False
+
+
+def _by_channel(acts: list[Activity]) -> list[list[Activity]]:
+    chans: dict[str, list[Activity]] = {}
+    for a in sorted(acts, key=lambda a: a.onset_s):
+        chans.setdefault(a.channel, []).append(a)
+    return list(chans.values())
+
+
+def _chain(items: list[list[Activity]], gap_s: float) -> list[list[Activity]]:
+    out: list[list[Activity]] = []
+    for item in items:
+        if out and item[0].onset_s - max(a.end_s for a in out[-1]) <= gap_s:
+            out[-1] = out[-1] + item
+        else:
+            out.append(list(item))
+    return out
+
+
+def _classify_channel(acts: list[Activity], config: DetectorConfig) -> list[Event]:
+    clusters = _chain([[a] for a in acts], config.multiplet_gap_s)
+    out: list[Event] = []
+    for span in _chain(clusters, config.cramp_merge_gap_s):
+        onset, end = span[0].onset_s, max(a.end_s for a in span)
+        if end - onset >= config.cramp_min_s:
+            active = sum(a.duration_s for a in span)
+            mean = sum(a.mean * a.duration_s for a in span) / active
+            out.append(_event("cramp", span, extra=(("mean", mean),)))
+            continue
+        for cluster in _chain([[a] for a in span], config.multiplet_gap_s):
+            brief = all(a.duration_s <= config.twitch_max_s for a in cluster)
+            if brief and len(cluster) <= config.multiplet_max:
+                out.append(_event("twitch", cluster, _repeat_flags(len(cluster))))
+            else:
+                out.append(_event("burst", cluster))
+    return out
+
+
+def _repeat_flags(discharges: int) -> frozenset[str]:
+    if discharges == 2:
+        return frozenset({"doublet"})
+    return frozenset({"multiplet"}) if discharges > 2 else frozenset()
+
+
+def _event(kind: str, acts: list[Activity], flags: frozenset[str] = frozenset(),
+           extra: tuple[tuple[str, float], ...] = ()) -> Event:
+    a0 = acts[0]
+    end = max(a.end_s for a in acts)
+    return Event(kind, a0.onset_s, end - a0.onset_s, a0.side, a0.region, a0.channel,
+                 max(a.peak for a in acts), a0.unit, flags, extra)
+
+
+def _confirm(event: Event, acc: list[Activity], config: DetectorConfig) -> Event:
+    if event.kind != "twitch":
+        return event
+    lo, hi = config.acc_confirm_window_s
+    if any(a.region == event.region and lo <= a.onset_s - event.onset_s <= hi for a in acc):
+        return replace(event, flags=event.flags | {"acc_confirmed"})
+    return event

@@ -1,0 +1,46 @@
+"""A robust running noise floor per lane, so thresholds follow each channel's own noise.
+
+The envelope is cut into frames (0.25 s); a frame's median is its noise
+level, untouched by the brief events inside it. The floor is the median of
+the last ``noise_history_frames`` accepted frame levels. A frame whose level
+exceeds the floor by ``noise_reject_factor`` holds sustained activity (a
+cramp, movement) and is kept out, so a minute-long cramp does not raise its
+own threshold; after ``noise_max_hold_s`` of rejections the floor gives in,
+because the noise itself has changed (a loosened electrode).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class RunningFloor:
+    def __init__(self, n_lanes: int, frame_bins: int, history: int, reject_factor: float, max_hold_frames: int) -> None:
+        self.frame_bins = frame_bins
+        self.reject_factor = reject_factor
+        self.max_hold_frames = max_hold_frames
+        self._ring = np.zeros((n_lanes, history), dtype=np.float32)
+        self._pos = np.zeros(n_lanes, dtype=np.int64)
+        self._held = np.zeros(n_lanes, dtype=np.int64)
+        self.floor = np.zeros(n_lanes, dtype=np.float32)
+
+    def prime(self, frame_levels: np.ndarray) -> None:
+        """Start from the first frames' levels (lanes × frames) before detection begins."""
+        initial = np.median(frame_levels, axis=1).astype(np.float32)
+        self._ring[:] = initial[:, None]
+        self._set_floor()
+
+    def update(self, level: np.ndarray, bad: np.ndarray) -> None:
+        """Take one completed frame's levels; frames with clipped/gap samples never count."""
+        accept = (level <= self.reject_factor * self.floor) | (self._held >= self.max_hold_frames)
+        accept &= ~bad
+        lanes = np.flatnonzero(accept)
+        self._ring[lanes, self._pos[lanes] % self._ring.shape[1]] = level[lanes]
+        self._pos[lanes] += 1
+        self._held = np.where(accept | bad, 0, self._held + 1)
+        if lanes.size:
+            self._set_floor()
+
+    def _set_floor(self) -> None:
+        # A floor of exactly zero (digital silence) would make every sample an event.
+        self.floor = np.maximum(np.median(self._ring, axis=1), np.float32(1e-6)).astype(np.float32)
