@@ -73,6 +73,8 @@ class DetectorConfig:
     """A single fasciculation potential (with the envelope's smearing) is shorter than this."""
     multiplet_gap_s: float = 0.11
     """Discharges repeating within this gap are one twitch (doublet/multiplet)."""
+    repeat_min_ratio: float = 0.4
+    """A repeat smaller than this fraction of the cluster's largest discharge is ringing or noise, not a doublet."""
     multiplet_max: int = 4
     """More discharges than this in one cluster make a burst, not a multiplet."""
     cramp_min_s: float = 3.0

@@ -19,7 +19,8 @@ Rules (all parameters in DetectorConfig):
    least ``cramp_min_s`` are one **cramp**. Other clusters are a **twitch**
    when every discharge is at most ``twitch_max_s`` long and there are at
    most ``multiplet_max`` of them (flagged ``doublet``/``multiplet``), else a
-   **burst**.
+   **burst**. Repeats smaller than ``repeat_min_ratio`` of a cluster's
+   largest discharge are ringing, not discharges.
 5. Accelerometers: where a region has EMG, an accelerometer response
    within ``acc_confirm_window_s`` of an EMG twitch sets ``acc_confirmed``;
    where it has none, accelerometer activity is classified by rules 3-4 itself.
@@ -211,6 +212,8 @@ def _classify_channel(acts: list[Activity], config: DetectorConfig) -> list[Even
             out.append(_event("cramp", span, extra=(("mean", mean),)))
             continue
         for cluster in _chain([[a] for a in span], config.multiplet_gap_s):
+            top = max(a.peak for a in cluster)
+            cluster = [a for a in cluster if a.peak >= config.repeat_min_ratio * top]
             brief = all(a.duration_s <= config.twitch_max_s for a in cluster)
             if brief and len(cluster) <= config.multiplet_max:
                 out.append(_event("twitch", cluster, _repeat_flags(len(cluster))))
