@@ -15,7 +15,7 @@ import sys
 from fascdetect import __version__
 from fascdetect.errors import FascdetectError
 
-COMMANDS = ("analyze",)
+COMMANDS = ("analyze", "simulate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     except FascdetectError as exc:
         print(f"fascdetect {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # The reader of our output went away (e.g. `| head`); nothing left to say.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"fascdetect {args.command}: interrupted", file=sys.stderr)
         return 130

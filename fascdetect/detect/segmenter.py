@@ -58,10 +58,58 @@ class RunTracker:
         return [None if o is None else o.start for o in self._open]
 
     def feed(self, chunk: EnvelopeChunk, thr_on: np.ndarray, thr_off: np.ndarray, floor: np.ndarray) -> list[Segment]:
-        """Thresholds and floor are lanes × bins, in the envelope's unit."""
+        """Thresholds and floor are lanes × bins, in the envelope's unit.
+
+        Runs are found for all lanes at once (edges of the padded mask, then
+        reduceat over each run); only the few runs themselves are looped over.
+        """
+        n_lanes, nb = chunk.env.shape
+        if nb == 0:
+            return []
+        above = (chunk.env > thr_off) & ~chunk.bad
+        padded = np.zeros((n_lanes, nb + 2), dtype=np.int8)
+        padded[:, 1:-1] = above
+        edges = np.diff(padded, axis=1)
+        lanes, starts = np.nonzero(edges == 1)
+        _, ends = np.nonzero(edges == -1)
+        stats = _run_stats(chunk, thr_on, lanes, starts, ends)
         out: list[Segment] = []
-        for lane in range(self.n_lanes):
-            out.extend(self._runs(lane, chunk, thr_on[lane], thr_off[lane], floor[lane]))
+        carried = self._open
+        self._open = [None] * n_lanes
+        first_start = {}
+        for i in range(lanes.size):
+            first_start.setdefault(int(lanes[i]), int(starts[i]))
+        for lane, run in enumerate(carried):
+            if run is not None and first_start.get(lane) != 0:
+                # The carried run ended right at the chunk boundary.
+                run.bad |= bool(chunk.bad[lane, 0])
+                out.extend(self._close(lane, run, chunk.start))
+                carried[lane] = None
+        for i in range(lanes.size):
+            lane, s, e = int(lanes[i]), int(starts[i]), int(ends[i])
+            bad_row = chunk.bad[lane]
+            part = _Open(
+                start=chunk.start + s,
+                peak=float(stats["peak"][i]),
+                env_sum=float(stats["env_sum"][i]),
+                env_max=float(stats["env_max"][i]),
+                n=e - s,
+                has_on=bool(stats["has_on"][i]),
+                # A run cut short by a clipped or gap-filled bin is not a whole event.
+                bad=bool(bad_row[s - 1] if s else self._last_bad[lane]) or bool(e < nb and bad_row[e]),
+                floor=float(floor[lane, s]),
+            )
+            run = carried[lane]
+            if s == 0 and run is not None:
+                part = _Open(run.start, max(run.peak, part.peak), run.env_sum + part.env_sum,
+                             max(run.env_max, part.env_max), run.n + part.n, run.has_on or part.has_on,
+                             run.bad or part.bad, run.floor)
+                carried[lane] = None
+            if e == nb:
+                self._open[lane] = part
+            else:
+                out.extend(self._close(lane, part, chunk.start + e))
+        self._last_bad = chunk.bad[:, -1].copy()
         return out
 
     def finish(self, end_bin: int) -> list[Segment]:
@@ -72,54 +120,37 @@ class RunTracker:
         self._open = [None] * self.n_lanes
         return out
 
-    def _runs(self, lane: int, chunk: EnvelopeChunk, thr_on: np.ndarray, thr_off: np.ndarray,
-              floor: np.ndarray) -> list[Segment]:
-        env, absmax, bad = chunk.env[lane], chunk.absmax[lane], chunk.bad[lane]
-        above = (env > thr_off) & ~bad
-        on = env > thr_on
-        nb = env.size
-        edges = np.diff(np.concatenate(([0], above.view(np.int8), [0])))
-        starts = np.flatnonzero(edges == 1)
-        ends = np.flatnonzero(edges == -1)
-        out: list[Segment] = []
-        run = self._open[lane]
-        if run is not None and (starts.size == 0 or starts[0] != 0):
-            # The carried run ended right at the chunk boundary.
-            run.bad |= bool(bad[0])
-            out.extend(self._close(lane, run, chunk.start))
-            run = None
-        for s, e in zip(starts.tolist(), ends.tolist()):
-            seg_env = env[s:e]
-            part = _Open(
-                start=chunk.start + s,
-                peak=float(absmax[s:e].max()),
-                env_sum=float(seg_env.sum(dtype=np.float64)),
-                env_max=float(seg_env.max()),
-                n=e - s,
-                has_on=bool(on[s:e].any()),
-                # A run cut short by a clipped or gap-filled bin is not a whole event.
-                bad=bool(bad[s - 1] if s else self._last_bad[lane]) or bool(e < nb and bad[e]),
-                floor=float(floor[s]),
-            )
-            if s == 0 and run is not None:
-                part = _Open(run.start, max(run.peak, part.peak), run.env_sum + part.env_sum,
-                             max(run.env_max, part.env_max), run.n + part.n, run.has_on or part.has_on,
-                             run.bad or part.bad, run.floor)
-            run = None
-            if e == nb:
-                run = part
-            else:
-                out.extend(self._close(lane, part, chunk.start + e))
-        self._open[lane] = run
-        self._last_bad[lane] = bad[-1]
-        return out
-
     def _close(self, lane: int, run: _Open, end: int) -> list[Segment]:
         if not run.has_on:
             return []
         # The trailing moving-average window keeps the envelope up after the activity stops.
         end = max(run.start + 1, end - self.tail_bins)
         return [Segment(lane, run.start, end, run.peak, run.env_sum / run.n, run.env_max / run.floor, run.bad)]
+
+
+def _run_stats(chunk: EnvelopeChunk, thr_on: np.ndarray, lanes: np.ndarray, starts: np.ndarray,
+               ends: np.ndarray) -> dict[str, np.ndarray]:
+    """Peak, envelope sum/max and whether the on-threshold was crossed, for every run at once."""
+    n_lanes, nb = chunk.env.shape
+    if lanes.size == 0:
+        return {k: np.empty(0) for k in ("peak", "env_sum", "env_max", "has_on")}
+    flat_start = lanes * nb + starts
+    flat_end = lanes * nb + ends
+    idx = np.empty(2 * lanes.size, dtype=np.int64)
+    idx[0::2], idx[1::2] = flat_start, flat_end
+
+    def reduce(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
+        # reduceat over [start, end) pairs; a trailing pad keeps end == size in range.
+        flat = np.append(values.ravel(), values.dtype.type(0))
+        return ufunc.reduceat(flat, idx)[0::2]
+
+    return {
+        "peak": reduce(np.maximum, chunk.absmax),
+        "env_sum": reduce(np.add, chunk.env.astype(np.float64)),
+        "env_max": reduce(np.maximum, chunk.env),
+        "has_on": reduce(np.maximum, (chunk.env > thr_on).view(np.int8)),
+    }
+
 
 class Segmenter:
     """Turns envelope chunks into Segments against a running noise floor.
@@ -189,20 +220,37 @@ class Segmenter:
         return self.runs.feed(chunk, self.on * floor, self.off * floor, floor)
 
     def _floors(self, chunk: EnvelopeChunk) -> np.ndarray:
-        """Floor per bin: the floor as it stood when each bin's frame began."""
-        nb = chunk.env.shape[1]
-        floors = np.empty((self.n_lanes, nb), dtype=np.float32)
-        i = 0
-        while i < nb:
-            take = min(nb - i, self.frame_bins - self._frame_fill)
-            floors[:, i:i + take] = self.floor.floor[:, None]
-            self._frame_env.append(chunk.env[:, i:i + take])
-            self._frame_bad.append(chunk.bad[:, i:i + take])
-            self._frame_fill += take
-            i += take
-            if self._frame_fill == self.frame_bins:
-                env = np.concatenate(self._frame_env, axis=1)
-                bad = np.concatenate(self._frame_bad, axis=1).any(axis=1)
-                self.floor.update(np.median(env, axis=1), bad)
-                self._frame_env, self._frame_bad, self._frame_fill = [], [], 0
+        """Floor per bin: the floor as it stood when each bin's frame began.
+
+        Medians of all frames completed in this chunk are taken in one call;
+        only the floor's recursion (each frame may change the next one's
+        floor) runs frame by frame.
+        """
+        env, bad = chunk.env, chunk.bad
+        nb = env.shape[1]
+        F = self.frame_bins
+        floors = np.empty(env.shape, dtype=np.float32)
+        head = min(nb, F - self._frame_fill)
+        floors[:, :head] = self.floor.floor[:, None]
+        self._frame_env.append(env[:, :head])
+        self._frame_bad.append(bad[:, :head])
+        self._frame_fill += head
+        if self._frame_fill < F:
+            return floors
+        self._complete_frame(np.concatenate(self._frame_env, axis=1), np.concatenate(self._frame_bad, axis=1))
+        whole = (nb - head) // F
+        if whole:
+            body = slice(head, head + whole * F)
+            levels = np.median(env[:, body].reshape(self.n_lanes, whole, F), axis=2)
+            frame_bad = bad[:, body].reshape(self.n_lanes, whole, F).any(axis=2)
+            for k in range(whole):
+                floors[:, head + k * F:head + (k + 1) * F] = self.floor.floor[:, None]
+                self.floor.update(levels[:, k], frame_bad[:, k])
+        tail = head + whole * F
+        floors[:, tail:] = self.floor.floor[:, None]
+        self._frame_env, self._frame_bad = [env[:, tail:]], [bad[:, tail:]]
+        self._frame_fill = nb - tail
         return floors
+
+    def _complete_frame(self, env: np.ndarray, bad: np.ndarray) -> None:
+        self.floor.update(np.median(env, axis=1), bad.any(axis=1))

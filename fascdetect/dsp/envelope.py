@@ -42,6 +42,7 @@ class BinnedEnvelope:
         self._zi = np.zeros((len(lanes), self.window_bins - 1), dtype=np.float32)
         self._rest: tuple[np.ndarray, np.ndarray] | None = None
         self._next_bin = 0
+        self._identity = lanes == [[i] for i in range(len(lanes))]
 
     def __call__(self, y: np.ndarray, bad: np.ndarray) -> EnvelopeChunk:
         """``y``: channels × samples (filtered); ``bad``: channels × samples bool."""
@@ -53,15 +54,23 @@ class BinnedEnvelope:
         used = nb * b
         self._rest = (y[:, used:], bad[:, used:])
         y, bad = y[:, :used], bad[:, :used]
-        n_lanes = len(self.lanes)
-        mean_sq = np.empty((n_lanes, nb), dtype=np.float32)
-        absmax = np.empty((n_lanes, nb), dtype=np.float32)
-        lane_bad = np.empty((n_lanes, nb), dtype=bool)
-        for i, rows in enumerate(self.lanes):
-            part = y[rows].reshape(len(rows), nb, b)
-            mean_sq[i] = np.square(part).sum(axis=(0, 2)) / b
-            absmax[i] = np.abs(part).max(axis=(0, 2)) if nb else 0
-            lane_bad[i] = bad[rows].reshape(len(rows), nb, b).any(axis=(0, 2))
+        sq = np.square(y)
+        mag = np.abs(y)
+        ms_rows, max_rows = sq[:, 0::b].copy(), mag[:, 0::b].copy()
+        for k in range(1, b):  # b is small (2 at 2 kHz): strided adds beat a reshape-reduce
+            ms_rows += sq[:, k::b]
+            np.maximum(max_rows, mag[:, k::b], out=max_rows)
+        ms_rows /= b
+        bad_rows = np.zeros(ms_rows.shape, dtype=bool)
+        if bad.any():
+            bad_rows = bad.reshape(bad.shape[0], nb, b).any(axis=2)
+        if self._identity:
+            mean_sq, absmax, lane_bad = ms_rows, max_rows, bad_rows
+        else:
+            # Row sums lane by lane (not a matrix product): BLAS may sum in a size-dependent order.
+            mean_sq = np.stack([ms_rows[rows].sum(axis=0) for rows in self.lanes])
+            absmax = np.stack([max_rows[rows].max(axis=0) for rows in self.lanes])
+            lane_bad = np.stack([bad_rows[rows].any(axis=0) for rows in self.lanes])
         if self.window_bins > 1:
             smooth, self._zi = signal.lfilter(self._taps, [1.0], mean_sq, axis=-1, zi=self._zi)
         else:

@@ -19,7 +19,9 @@ class RunningFloor:
         self.frame_bins = frame_bins
         self.reject_factor = reject_factor
         self.max_hold_frames = max_hold_frames
-        self._ring = np.zeros((n_lanes, history), dtype=np.float32)
+        # An odd length makes the median a single partition.
+        self._ring = np.zeros((n_lanes, history | 1), dtype=np.float32)
+        self._lanes = np.arange(n_lanes)
         self._pos = np.zeros(n_lanes, dtype=np.int64)
         self._held = np.zeros(n_lanes, dtype=np.int64)
         self.floor = np.zeros(n_lanes, dtype=np.float32)
@@ -31,16 +33,26 @@ class RunningFloor:
         self._set_floor()
 
     def update(self, level: np.ndarray, bad: np.ndarray) -> None:
-        """Take one completed frame's levels; frames with clipped/gap samples never count."""
-        accept = (level <= self.reject_factor * self.floor) | (self._held >= self.max_hold_frames)
-        accept &= ~bad
-        lanes = np.flatnonzero(accept)
-        self._ring[lanes, self._pos[lanes] % self._ring.shape[1]] = level[lanes]
-        self._pos[lanes] += 1
-        self._held = np.where(accept | bad, 0, self._held + 1)
-        if lanes.size:
-            self._set_floor()
+        """Take one completed frame's levels; frames with clipped/gap samples never count.
+
+        Called once per frame for hours of signal, so it is kept to a few numpy calls.
+        """
+        accept = ((level <= self.reject_factor * self.floor) | (self._held >= self.max_hold_frames)) & ~bad
+        if accept.all():
+            self._ring[self._lanes, self._pos % self._ring.shape[1]] = level
+            self._pos += 1
+            self._held[:] = 0
+        else:
+            lanes = np.flatnonzero(accept)
+            self._ring[lanes, self._pos[lanes] % self._ring.shape[1]] = level[lanes]
+            self._pos[lanes] += 1
+            self._held = np.where(accept | bad, 0, self._held + 1)
+            if not lanes.size:
+                return
+        self._set_floor()
 
     def _set_floor(self) -> None:
+        middle = self._ring.shape[1] // 2
+        median = np.partition(self._ring, middle, axis=1)[:, middle]
         # A floor of exactly zero (digital silence) would make every sample an event.
-        self.floor = np.maximum(np.median(self._ring, axis=1), np.float32(1e-6)).astype(np.float32)
+        self.floor = np.maximum(median, np.float32(1e-6))

@@ -9,6 +9,7 @@ whatever the format.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from fascdetect.model import Channel
 from fascdetect.regions import Montage
@@ -20,6 +21,10 @@ _TO_UV = {"uv": 1.0, "µv": 1.0, "μv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
 _TO_MG = {"mg": 1.0, "g": 1e3, "m/s^2": 1e3 / STANDARD_G_MS2, "m/s2": 1e3 / STANDARD_G_MS2, "m/s²": 1e3 / STANDARD_G_MS2}
 OUR_UNIT = {"EMG": "uV", "ACC": "mg"}
 ACCEPTED_UNITS = {"EMG": "uV, µV, mV or V", "ACC": "mg, g or m/s^2"}
+
+UNKNOWN_START = datetime(1985, 1, 1)
+"""Start time for files that do not record one (WFDB without a date, CSV):
+EDF's own "unknown" date, so a later EDF copy shows it for what it is."""
 
 UNMAPPED_REASON = "label does not follow '<MOD> <SIDE>-<REGION>[-<AXIS>]' and is not in the montage"
 
@@ -41,15 +46,21 @@ def unit_scale(modality: str, unit: str) -> float | None:
 def map_channel(
     label: str,
     fs_hz: float,
-    unit: str,
+    unit: str | None,
     montage: Montage,
     physical_min: float = float("-inf"),
     physical_max: float = float("inf"),
 ) -> MappedChannel | str:
-    """The channel for a file signal, or the reason (a sentence) it is skipped."""
+    """The channel for a file signal, or the reason (a sentence) it is skipped.
+
+    ``unit`` None means the format states no unit: values are taken as µV
+    (EMG) or mg (ACC), as documented for CSV import.
+    """
     placement = montage.resolve(label)
     if placement is None:
         return UNMAPPED_REASON
+    if unit is None:
+        unit = OUR_UNIT[placement.modality]
     scale = unit_scale(placement.modality, unit)
     if scale is None:
         return (

@@ -1,0 +1,51 @@
+"""``fascdetect analyze PATH``: events and per-region counts for a recording."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from fascdetect.analyze import analyze
+from fascdetect.config import DetectorConfig
+from fascdetect.io import SUPPORTED, open_recording
+from fascdetect.regions import NO_MONTAGE, Montage
+
+# Recordings shorter than this finish before a progress bar would help.
+PROGRESS_MIN_S = 180.0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("analyze", help="detect twitches, bursts, cramps and movement in a recording",
+                       description=f"Analyse a recording ({SUPPORTED}) and print per-region counts.")
+    p.add_argument("path", help="recording file")
+    p.add_argument("--montage", metavar="FILE.toml", help="map labels that do not follow 'EMG L-ADM' style")
+    p.add_argument("--json", action="store_true", help="print one JSON object (recording, events, summary)")
+    p.add_argument("--events-out", metavar="FILE.tsv", help="write events as a BIDS-style TSV table")
+    p.add_argument("--progress", action="store_true", help="show a progress bar even with --json")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a detector setting (see --show-config); repeatable")
+    p.add_argument("--show-config", action="store_true", help="print the detector settings in use and exit")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    config = DetectorConfig().with_overrides(args.set)
+    if args.show_config:
+        print(json.dumps(config.to_json(), indent=2))
+        return 0
+    montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
+    source = open_recording(args.path, montage)
+    try:
+        long = (source.duration_s or 0.0) >= PROGRESS_MIN_S
+        result = analyze(source, config, progress=args.progress or (long and not args.json), path=args.path)
+    finally:
+        source.close()
+    if args.events_out:
+        result.write_tsv(args.events_out)
+    if args.json:
+        json.dump(result.to_json(), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        print(result.table())
+    return 0
