@@ -47,24 +47,44 @@ class TruthEvent:
                      self.amplitude, self.unit, self.flags, extra)
 
     def annotation(self) -> str:
-        """Compact EDF+ annotation text, e.g. ``twitch L-ADM 123uV doublet``."""
+        """EDF+ annotation text in the writer's ``kind@@channel`` convention, flags after the kind,
+        e.g. ``twitch doublet@@EMG L-ADM`` (amplitudes are in the TSV sidecar)."""
         flags = "".join(f" {f}" for f in sorted(self.flags))
-        return f"{self.kind} {self.side}-{self.region} {self.amplitude:.0f}{self.unit}{flags}"
+        return f"{self.kind}{flags}@@{self.channel}"
 
     def row(self) -> list[str]:
         return [f"{self.onset_s:.6f}", f"{self.duration_s:.6f}", self.kind, self.side, self.region, self.channel,
                 f"{self.amplitude:.3f}", ",".join(sorted(self.flags)) or "n/a"]
 
 
+class TruthTsv:
+    """The BIDS-style sidecar written as events arrive (tab-separated, header row, ``n/a`` for
+    no flags), created owner-readable only (0o600) so an 8-hour night never sits in memory."""
+
+    def __init__(self, path: str | Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        self._file = os.fdopen(fd, "w", newline="", encoding="utf-8")
+        self._out = csv.writer(self._file, delimiter="\t", lineterminator="\n")
+        self._out.writerow(TSV_COLUMNS)
+
+    def write(self, events: Iterable[TruthEvent]) -> None:
+        self._out.writerows(ev.row() for ev in events)
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> "TruthTsv":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_tsv(path: str | Path, events: Iterable[TruthEvent]) -> None:
-    """Write the BIDS-style sidecar (tab-separated, header row, ``n/a`` for no flags), mode 0o600."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f, delimiter="\t", lineterminator="\n")
-        out.writerow(TSV_COLUMNS)
-        for ev in events:
-            out.writerow(ev.row())
+    """Write a whole truth list as a sidecar (see :class:`TruthTsv`)."""
+    with TruthTsv(path) as tsv:
+        tsv.write(events)
 
 
 def read_tsv(path: str | Path) -> list[TruthEvent]:
