@@ -39,6 +39,21 @@ _UNIT_IN_NAME = re.compile(r"^(.*?)\s*[\[(]\s*([^\])]+?)\s*[\])]\s*$")
 _MS = re.compile(r"(^|[^a-z])(ms|msec|millis\w*)([^a-z]|$)")
 _S = re.compile(r"(^|[^a-z])(s|sec|secs|seconds?)([^a-z]|$)")
 _SAMPLE_STEP_TOLERANCE = 0.5
+_HEAD_ROWS = 1000
+
+
+def _rate_hz(path: Path, t_s: np.ndarray) -> float:
+    """Sampling rate from the first timestamps, robust to ms rounding and to one odd step.
+
+    Steps over 8 samples average out timestamps rounded to the millisecond
+    (64 Hz logged as 15/16 ms steps); their median ignores a glitch.
+    """
+    lag = min(8, t_s.size - 1)
+    step_s = float(np.median(t_s[lag:] - t_s[:-lag])) / lag
+    if not step_s > 0:
+        raise RecordingError(f"{path}: the time column does not increase")
+    fs_hz = 1.0 / step_s
+    return float(round(fs_hz)) if abs(fs_hz - round(fs_hz)) < 1e-3 * fs_hz else fs_hz
 
 
 def split_name(name: str) -> tuple[str, str | None]:
@@ -83,20 +98,20 @@ class CsvSource:
             raise RecordingError(f"{self.path}: needs a time column and at least one channel column")
         self._data_start = self._file.tell() if has_header else 0
         self._file.seek(self._data_start)
-        head = self._rows(itertools.islice(self._file, 2), 0)
+        head = self._rows(itertools.islice(self._file, _HEAD_ROWS), 0)
         if len(head) < 2:
             raise RecordingError(f"{self.path}: fewer than two rows of samples")
         n_rows = self._count_rows()
         last = self._rows([self._last_line()], n_rows - 1)[0]
-        step = head[1, 0] - head[0, 0]
-        scale_s = _time_scale_s(names[0] if has_header else None, step)
+        scale_s = _time_scale_s(names[0] if has_header else None, head[1, 0] - head[0, 0])
+        fs_hz = _rate_hz(self.path, head[:, 0] * scale_s)
         self._t0 = head[0, 0] * scale_s
         span_s = last[0] * scale_s - self._t0
-        if not span_s > 0:
-            raise RecordingError(f"{self.path}: time column does not increase (first {head[0, 0]}, last {last[0]})")
-        fs_hz = (n_rows - 1) / span_s
-        if abs(fs_hz - round(fs_hz)) < 1e-3 * fs_hz:  # timestamps rounded to the ms blur the rate
-            fs_hz = float(round(fs_hz))
+        if abs(span_s * fs_hz - (n_rows - 1)) > _SAMPLE_STEP_TOLERANCE:
+            raise RecordingError(
+                f"{self.path}: {n_rows} rows span {span_s:g} s, which does not fit {fs_hz:g} Hz (the rate of its "
+                "first rows): the timestamps have a gap or pause; resample the file to a fixed rate or split it at the gap"
+            )
         self._scale_s, self._n, self.duration_s = scale_s, n_rows, n_rows / fs_hz
         self.start: datetime = UNKNOWN_START
         mapped: list[tuple[int, MappedChannel]] = []
