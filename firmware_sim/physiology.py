@@ -21,9 +21,10 @@ GRAVITY_MG = 1000.0
 # electrodes mostly 8–20 ms (docs/simulator.md, "Fasciculation potentials").
 FP_DURATION_S = (0.006, 0.025)
 DOUBLET_INTERVAL_S = (0.010, 0.110)
-# Cramp motor-unit discharge: 6–30 pulses/s with an ISI coefficient of
-# variation ~45% (Minetto et al. 2011, 2013).
+# Cramp motor-unit discharge in abductor hallucis (Minetto et al. 2009):
+# mean 14.5 ± 5.1 pulses/s, minimum ~6, maximum 25 ± 8, ISI CV 44.6%.
 CRAMP_RATE_PPS = (6.0, 30.0)
+CRAMP_MEAN_PPS = (14.5, 5.1)
 CRAMP_ISI_CV = 0.45
 CRAMP_RECRUIT_S = (1.0, 2.0)
 # Mechanomyogram of a single twitch: damped 10–40 Hz vibration, 50–300 ms.
@@ -145,7 +146,7 @@ def cramp_trains(rng: np.random.Generator, duration_s: float, n_units: int) -> l
     """Discharge times (s from cramp onset) of the units of one cramp.
 
     Units join one by one over the first 1–2 s (recruitment), each speeds up
-    from ~6 pulses/s to its own plateau (10–30 pps), and they drop out again
+    from ~6 pulses/s to its own plateau (14.5 ± 5 pps, kept in 8–30), and they drop out again
     over the last ~1.5 s; ISIs are gamma with CV ≈ 45%.
     """
     recruit_s = rng.uniform(*CRAMP_RECRUIT_S)
@@ -153,7 +154,7 @@ def cramp_trains(rng: np.random.Generator, duration_s: float, n_units: int) -> l
     for i in range(n_units):
         on = 0.0 if i == 0 else rng.uniform(0.0, recruit_s)
         off = duration_s - (0.0 if i == 0 else rng.uniform(0.0, min(1.5, duration_s / 4)))
-        plateau = rng.uniform(10.0, CRAMP_RATE_PPS[1])
+        plateau = float(np.clip(rng.normal(*CRAMP_MEAN_PPS), 8.0, CRAMP_RATE_PPS[1]))
         lo = CRAMP_RATE_PPS[0]
 
         def rate_at(t: float, on=on, off=off, plateau=plateau) -> float:

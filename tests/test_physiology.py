@@ -1,0 +1,156 @@
+"""Signal models: each drawn component has the shape, timing and spectrum its documented figures say."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from firmware_sim import physiology as phys
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+def _span_s(w: np.ndarray, fs_hz: float, fraction: float) -> float:
+    above = np.flatnonzero(np.abs(w) >= fraction * np.max(np.abs(w)))
+    return (above[-1] - above[0] + 1) / fs_hz
+
+
+def _dominant_hz(w: np.ndarray, fs_hz: float) -> float:
+    spec = np.abs(np.fft.rfft(w, 8 * len(w)))
+    return float(np.fft.rfftfreq(8 * len(w), 1 / fs_hz)[np.argmax(spec)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(seeds)
+def test_fasciculation_potential_is_a_brief_bi_or_triphasic_wave(seed):
+    rng = np.random.default_rng(seed)
+    shape = phys.draw_fp_shape(rng)
+    w = shape.sample(4000.0)
+    assert np.max(np.abs(w)) == 1.0
+    assert 0.004 <= _span_s(w, 4000.0, 0.05) <= 0.030
+    # Bi- or triphasic: two or three lobes above 10% of the peak.
+    big = np.abs(w) >= 0.1
+    lobes = np.count_nonzero(np.diff(np.sign(w[big])) != 0) + 1
+    assert 2 <= lobes <= 3
+    # Its energy sits in the surface-EMG band.
+    spec = np.abs(np.fft.rfft(w, 4096)) ** 2
+    f = np.fft.rfftfreq(4096, 1 / 4000.0)
+    assert spec[(f >= 20) & (f <= 450)].sum() / spec.sum() > 0.8
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.sampled_from([500.0, 1000.0, 2000.0]))
+def test_fasciculation_potential_keeps_its_duration_at_any_rate(seed, fs_hz):
+    shape = phys.draw_fp_shape(np.random.default_rng(seed))
+    hi = _span_s(shape.sample(4000.0), 4000.0, 0.1)
+    lo = _span_s(shape.sample(fs_hz), fs_hz, 0.1)
+    assert abs(lo - hi) <= 3.5 / fs_hz + 0.25 * hi
+
+
+def test_unit_amplitudes_are_lognormal_within_bounds():
+    rng = np.random.default_rng(1)
+    amps = np.array([phys.draw_unit_amplitude_uv(rng, 90.0, 0.6, 20.0, 800.0) for _ in range(4000)])
+    assert amps.min() >= 20.0 and amps.max() <= 800.0
+    assert 80.0 < np.median(amps) < 100.0
+    assert 0.5 < np.std(np.log(amps)) < 0.7
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.floats(0.05, 0.15))
+def test_crosstalk_is_smaller_smoother_and_not_earlier(seed, gain):
+    rng = np.random.default_rng(seed)
+    main = 200.0 * phys.draw_fp_shape(rng).sample(2000.0)
+    far = phys.crosstalk_waveform(main, 2000.0, gain, rng)
+    assert np.isclose(np.max(np.abs(far)), gain * 200.0)
+    assert np.argmax(np.abs(far)) >= np.argmax(np.abs(main)) - 1
+    rough = lambda x: np.sum(np.diff(x) ** 2) / np.sum(x ** 2)  # noqa: E731
+    assert rough(far) <= rough(main) * 1.05
+
+
+@settings(max_examples=40, deadline=None)
+@given(seeds)
+def test_mechanomyogram_is_a_damped_10_to_40_hz_vibration(seed):
+    mmg = phys.draw_mmg_shape(np.random.default_rng(seed))
+    w = mmg.sample(1000.0)
+    assert np.isclose(np.linalg.norm(mmg.direction), 1.0)
+    assert 8.0 <= _dominant_hz(w, 1000.0) <= 42.0
+    assert 0.03 <= _span_s(w, 1000.0, 0.1) <= 0.32
+    assert np.all(w[: int(mmg.delay_s * 1000.0)] == 0)  # electromechanical delay
+
+
+def test_cramp_discharges_match_the_published_rates_and_variability():
+    rng = np.random.default_rng(7)
+    trains = phys.cramp_trains(rng, 40.0, 15)
+    assert len(trains) == 15
+    assert max(t[0] for t in trains) <= phys.CRAMP_RECRUIT_S[1]  # all recruited within ~2 s
+    isi = np.concatenate([np.diff(t[(t > 3) & (t < 35)]) for t in trains])
+    rate = 1 / isi.mean()
+    assert 8.0 < rate < 25.0
+    cv = isi.std() / isi.mean()
+    assert 0.35 < cv < 0.65
+    assert isi.min() >= 0.015 - 1e-9
+    assert all(t[-1] < 40.0 for t in trains)
+
+
+def test_burst_is_a_short_train_not_a_multiplet():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        t = phys.burst_train(rng)
+        assert len(t) >= 6
+        assert np.all((np.diff(t) >= 0.03 - 1e-9) & (np.diff(t) <= 0.1 + 1e-9))
+        assert 0.15 <= t[-1] <= 2.0
+
+
+def test_cluster_process_alternates_with_the_configured_durations():
+    rng = np.random.default_rng(5)
+    proc = phys.ClusterProcess((5.0, 60.0), (300.0, 600.0), rng)
+    spans = []
+    for k in range(2000):  # 8000 s in 4 s steps
+        spans += proc.active_intervals(rng, 4.0 * k, 4.0 * (k + 1))
+    merged = [list(spans[0])]
+    for a, b in spans[1:]:
+        if a == merged[-1][1]:
+            merged[-1][1] = b
+        else:
+            merged.append([a, b])
+    actives = np.array([b - a for a, b in merged[1:-1]])
+    pauses = np.array([merged[i + 1][0] - merged[i][1] for i in range(len(merged) - 1)])
+    assert merged[0][0] == 0.0  # starts active
+    assert np.all((actives >= 5.0 - 1e-9) & (actives <= 60.0 + 1e-9))
+    assert np.all((pauses >= 300.0 - 1e-9) & (pauses <= 600.0 + 1e-9))
+
+
+def test_mains_is_phase_continuous_and_stays_near_its_frequency():
+    rng = np.random.default_rng(2)
+    mains = phys.Mains(50.0, 0.05)
+    phase = np.concatenate([mains.step(rng, 8000, 2000.0) for _ in range(50)])
+    inst_hz = np.diff(np.unwrap(phase)) * 2000.0 / (2 * np.pi)
+    assert np.all(np.abs(inst_hz - 50.0) <= 0.2 + 1e-9)
+    assert np.max(np.abs(np.diff(inst_hz))) < 1e-3  # no jumps at segment edges
+    assert np.std(inst_hz) > 0.001  # it does drift
+
+
+def test_envelope_and_pop_shapes():
+    e = phys.envelope(1000, 200, 300)
+    assert e[0] == 0.0 and np.all((e >= 0) & (e <= 1)) and e[500] == 1.0 and e[-1] < 0.01
+    rng = np.random.default_rng(0)
+    pop = phys.electrode_pop(rng, 2000.0)
+    assert 300.0 <= abs(pop[0]) <= 3000.0 and abs(pop[-1]) < 0.01 * abs(pop[0])
+
+
+def test_band_noise_is_unit_rms_and_in_band():
+    x = phys.band_noise(np.random.default_rng(0), 20000, 2000.0, 20.0, 250.0)
+    assert np.isclose(np.sqrt(np.mean(x * x)), 1.0)
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / 2000.0)
+    assert spec[(f >= 15) & (f <= 300)].sum() / spec.sum() > 0.9
+
+
+def test_posture_change_rotates_gravity_by_the_drawn_angle():
+    rng = np.random.default_rng(4)
+    g = phys.random_posture(rng)
+    for _ in range(50):
+        new = phys.rotate_posture(rng, g, (15.0, 90.0))
+        angle = np.degrees(np.arccos(np.clip(new @ g, -1, 1)))
+        assert np.isclose(np.linalg.norm(new), 1.0) and angle <= 90.0 + 1e-6
+        g = new
