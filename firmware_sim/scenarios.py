@@ -225,7 +225,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "little-toe",
             "Clusters of twitches in abductor digiti minimi (the little toe flicks sideways), quiet elsewhere.",
-            twitch_rate_per_min={**{r: v / 2 for r, v in RATE_PROFILES["benign"].items()}, "ADM": 30.0},
+            twitch_rate_per_min={**{r: v / 4 for r, v in RATE_PROFILES["benign"].items()}, "ADM": 30.0},
             clustering=Clustering(active_s=(10.0, 60.0), pause_s=(300.0, 600.0)),
             clustered_regions=("ADM",),
             twitch_amplitude_median_uv=140.0,

@@ -1,0 +1,75 @@
+"""``fascdetect simulate``: a real EDF+/BDF+ file on disk that reads back as the in-memory simulation."""
+
+from __future__ import annotations
+
+import stat
+
+import numpy as np
+import pytest
+
+from fascdetect.cli import main
+from fascdetect.commands.simulate import parse_duration
+from fascdetect.errors import InputError
+from fascdetect.io import open_recording
+from firmware_sim.generator import simulate
+from firmware_sim.scenarios import SCENARIOS, SimMontage
+from firmware_sim.truth import read_tsv
+
+
+@pytest.mark.parametrize("text, seconds", [("30s", 30), ("10m", 600), ("8h", 28800), ("1h30m", 5400), ("45", 45), ("2.5m", 150)])
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "ten minutes", "5x", "0s", "-3m"])
+def test_parse_duration_rejects(text):
+    with pytest.raises(InputError):
+        parse_duration(text)
+
+
+ARGS = ["--sides", "L", "--emg-regions", "AbH,FDB,ADM", "--acc-regions", "ADM", "--emg-fs", "1000", "--acc-fs", "200"]
+
+
+@pytest.mark.parametrize("bdf", [False, True])
+def test_written_recording_matches_simulation(tmp_path, bdf, capsys):
+    out = tmp_path / ("rec.bdf" if bdf else "rec.edf")
+    argv = ["simulate", "--scenario", "post-exercise", "--duration", "40s", "--seed", "5", "--out", str(out), *ARGS]
+    assert main(argv + (["--bdf"] if bdf else [])) == 0
+    assert "wrote" in capsys.readouterr().out
+    truth_path = tmp_path / "rec.truth.tsv"
+    for p in (out, truth_path):
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    montage = SimMontage(sides=("L",), emg_regions=("AbH", "FDB", "ADM"), acc_regions=("ADM",), emg_fs_hz=1000, acc_fs_hz=200)
+    ref = simulate(SCENARIOS["post-exercise"], 40.0, 5, montage=montage)
+    src = open_recording(out)
+    try:
+        assert [c.label for c in src.channels] == [c.label for c in ref.channels]
+        assert src.start == ref.start and src.duration_s == 40.0
+        got = {}
+        for block in src.blocks():
+            for row, ch in enumerate(block.channels):
+                got.setdefault(ch.label, []).append(block.data[row])
+        for ch in ref.channels:
+            x = np.concatenate(got[ch.label])
+            step = (ch.physical_max - ch.physical_min) / (2 ** (24 if bdf else 16) - 1)
+            assert np.max(np.abs(x - ref.channel(ch.label)[0])) <= step
+        notes = src.annotations()
+    finally:
+        src.close()
+    truth = read_tsv(truth_path)
+    assert [(e.kind, e.channel, round(e.onset_s, 4)) for e in truth] == [(e.kind, e.channel, round(e.onset_s, 4)) for e in ref.truth]
+    texts = [n for n in notes if "@@" in n[2]]
+    assert len(texts) == len(ref.truth)
+    assert sorted(round(n[0], 3) for n in texts) == sorted(round(e.onset_s, 3) for e in ref.truth)
+
+
+def test_refuses_to_overwrite_and_bad_options(tmp_path, capsys):
+    out = tmp_path / "a.edf"
+    out.write_bytes(b"keep me")
+    assert main(["simulate", "--duration", "4s", "--out", str(out)]) == 2
+    assert out.read_bytes() == b"keep me"
+    assert main(["simulate", "--scenario", "nope", "--out", str(tmp_path / "b.edf")]) == 2
+    assert main(["simulate", "--duration", "2.5s", "--out", str(tmp_path / "c.edf")]) == 2
+    assert main(["simulate", "--emg-fs", "100", "--duration", "4s", "--out", str(tmp_path / "d.edf")]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "unknown scenario" in err and "whole seconds" in err and "EMG sampling rate" in err
