@@ -26,7 +26,7 @@ class DetectorConfig:
     mains_notch_bandwidth_hz: float = 4.0
     """-3 dB width of the mains notch at the fundamental (harmonics scale with it), wide enough for ±1 Hz drift."""
     mains_harmonic_min_db: float = 10.0
-    """A harmonic is notched only when it stands this far above the neighbouring spectrum."""
+    """Mains (and each harmonic) is notched only when it stands this far above the neighbouring spectrum."""
     mains_max_harmonics: int = 3
     """At most this many harmonics (2nd, 3rd, ...) are notched besides the fundamental."""
 

@@ -173,7 +173,9 @@ class EmgChain(_Chain):
         bad = np.concatenate([p[1] for p in self._probe], axis=1)
         self._probe = []
         c = self.config
-        self.mains_hz = detect_mains(x, self.fs_hz, c.mains_hz, c.mains_harmonic_min_db, c.mains_max_harmonics)
+        # Exactly the first probe_s of signal decides, however it arrived in blocks.
+        probe = x[:, :round(c.mains_probe_s * self.fs_hz)]
+        self.mains_hz = detect_mains(probe, self.fs_hz, c.mains_hz, c.mains_harmonic_min_db, c.mains_max_harmonics)
         log.info("%g Hz EMG: notching %s Hz", self.fs_hz, ", ".join(f"{f:g}" for f in self.mains_hz))
         sos = np.vstack([bandpass_sos(c.emg_band_hz, self.fs_hz, c.emg_filter_order),
                          notch_sos(self.mains_hz, c.mains_notch_bandwidth_hz, self.fs_hz)])

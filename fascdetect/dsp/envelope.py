@@ -71,7 +71,7 @@ class BinnedEnvelope:
             mean_sq = np.stack([ms_rows[rows].sum(axis=0) for rows in self.lanes])
             absmax = np.stack([max_rows[rows].max(axis=0) for rows in self.lanes])
             lane_bad = np.stack([bad_rows[rows].any(axis=0) for rows in self.lanes])
-        if self.window_bins > 1:
+        if self.window_bins > 1 and nb:
             smooth, self._zi = signal.lfilter(self._taps, [1.0], mean_sq, axis=-1, zi=self._zi)
         else:
             smooth = mean_sq

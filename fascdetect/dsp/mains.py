@@ -22,17 +22,19 @@ def _peak_db(freqs: np.ndarray, power: np.ndarray, f_hz: float, halfwidth_hz: fl
     return float(10 * np.log10(power[near].max() / max(np.median(power[around]), 1e-30)))
 
 
-def detect_mains(x: np.ndarray, fs_hz: float, forced_hz: float | None, harmonic_min_db: float,
+def detect_mains(x: np.ndarray, fs_hz: float, forced_hz: float | None, min_db: float,
                  max_harmonics: int) -> list[float]:
     """Frequencies to notch: the fundamental first, then harmonics that stand out.
 
     ``x`` is channels × samples of raw EMG. The fundamental is the candidate
-    with the stronger spectral peak (50 Hz when neither stands out, the more
-    common grid); ±1.5 Hz around each candidate tolerates drift.
+    with the stronger spectral peak, ±1.5 Hz around it to tolerate drift;
+    when neither stands ``min_db`` above its neighbourhood nothing is
+    notched, because a notch rings after every large potential (~80 ms at a
+    4 Hz width) and would stretch clean twitches. ``forced_hz`` always notches.
     """
     n = x.shape[-1]
     if n < int(0.5 * fs_hz):
-        return [forced_hz or CANDIDATES_HZ[0]]
+        return [forced_hz] if forced_hz else []
     nperseg = min(n, int(fs_hz))  # 1 Hz resolution
     freqs, power = signal.welch(x - x.mean(axis=-1, keepdims=True), fs=fs_hz, nperseg=nperseg, axis=-1)
     power = power.sum(axis=0)
@@ -40,10 +42,12 @@ def detect_mains(x: np.ndarray, fs_hz: float, forced_hz: float | None, harmonic_
         f0 = float(forced_hz)
     else:
         f0 = max(CANDIDATES_HZ, key=lambda f: _peak_db(freqs, power, f, 1.5))
+        if _peak_db(freqs, power, f0, 1.5) < min_db:
+            return []
     out = [f0]
-    for k in range(2, 2 + 16):
-        if len(out) > max_harmonics or k * f0 >= 0.49 * fs_hz:
-            break
-        if _peak_db(freqs, power, k * f0, 1.5 * k) >= harmonic_min_db:
+    k = 2
+    while len(out) <= max_harmonics and k * f0 < 0.49 * fs_hz:
+        if _peak_db(freqs, power, k * f0, 1.5 * k) >= min_db:
             out.append(k * f0)
+        k += 1
     return out
