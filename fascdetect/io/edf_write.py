@@ -12,11 +12,11 @@ update did not land).
 
 Events go into the EDF+ annotation signal as TALs ("kind@@channel", the
 convention MNE and EDFbrowser read as annotation on a channel). Each data
-record carries ``annotation_chars_per_record`` bytes of annotations; when
-more arrive than fit, the rest go into the next records, and when a burst
-of events overflows that too, into the unused space of earlier records
-(a TAL's onset is absolute, so any record may hold it). Only if the whole
-file is full are leftovers written to a ``.annotations.tsv`` beside it.
+record carries ``annotation_chars_per_record`` bytes of annotations. A TAL's
+onset is absolute, so any record may hold it: an annotation is written at
+once into free space of the newest written record that has room (so a kill
+loses none), else queued for the next records. Only if the whole file is
+full are leftovers written to a ``.annotations.tsv`` beside it.
 """
 
 from __future__ import annotations
@@ -284,17 +284,15 @@ class EdfWriter:
             self._used.append(used)
             self.n_records += 1
             os.pwrite(self._fd, _field(str(self.n_records), 8), _COUNT_OFFSET)
-            if self._tals:
-                self._backfill(self._scan_floor)
-                if self._tals:  # every record scanned is too full for the next TAL: skip them next time
-                    self._scan_floor = self.n_records
+            self._place_queued()
             if time.monotonic() - self._last_sync >= FSYNC_INTERVAL_S:
                 os.fsync(self._fd)
                 self._last_sync = time.monotonic()
 
     # -- annotations ----------------------------------------------------------------
     def annotate(self, onset_s: float, duration_s: float, text: str) -> None:
-        """Queue an EDF+ annotation; it is written with the next data record."""
+        """Write an EDF+ annotation into free space of a written record (on disk at once,
+        safe against a kill), or queue it for the next record."""
         if self._fd is None:
             raise InputError(f"{self.path} is closed")
         tal = encode_tal(onset_s, duration_s, text)
@@ -302,6 +300,7 @@ class EdfWriter:
         if len(tal) > room:
             raise InputError(f"annotation {text!r} is {len(tal)} bytes; at most {room} fit in a data record")
         self._tals.append(tal)
+        self._place_queued()
 
     def _timekeeping(self, record: int) -> bytes:
         return f"{_seconds(record * self.record_s, True)}\x14\x14\x00".encode()
@@ -312,6 +311,13 @@ class EdfWriter:
             slot += self._tals.popleft()
         used = len(slot)
         return bytes(slot.ljust(self._annot_bytes, b"\x00")), used
+
+    def _place_queued(self) -> None:
+        """Put queued TALs on disk now, in free space of records already written."""
+        if self._tals and self.n_records:
+            self._backfill(self._scan_floor)
+            if self._tals:  # every record scanned is too full for the next TAL: skip them next time
+                self._scan_floor = self.n_records
 
     def _backfill(self, floor: int = 0) -> None:
         """Put queued TALs into unused annotation space of records ``floor``.., newest first."""
