@@ -115,8 +115,7 @@ class EdfWriter:
         self._index = {c.label: i for i, c in enumerate(self.channels)}
         self._spr = [self._samples_per_record(c) for c in self.channels]
         self._sample_bytes = 3 if bdf else 2
-        unit_bytes = self._sample_bytes
-        self._annot_bytes = -(-max(annotation_chars_per_record, 64) // unit_bytes) * unit_bytes
+        self._annot_bytes = -(-max(annotation_chars_per_record, 64) // self._sample_bytes) * self._sample_bytes
         self._data_bytes = sum(self._spr) * self._sample_bytes
         self._record_bytes = self._data_bytes + self._annot_bytes
         self._ranges = [self._physical_range(c) for c in self.channels]
@@ -130,6 +129,7 @@ class EdfWriter:
         self.n_records = 0
         self._scan_floor = 0
         self._last_sync = time.monotonic()
+        header = self._header(start)
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
         try:
             self._fd: int | None = os.open(self.path, flags, 0o600)
@@ -138,7 +138,7 @@ class EdfWriter:
         except OSError as exc:
             raise InputError(f"cannot create {self.path}: {exc.strerror}") from None
         os.fchmod(self._fd, 0o600)  # O_CREAT's mode does not apply to an existing file
-        os.write(self._fd, self._header(start))
+        os.write(self._fd, header)
 
     # -- set-up -----------------------------------------------------------------
     def _check_channels(self) -> None:
