@@ -63,6 +63,16 @@ def test_written_recording_matches_simulation(tmp_path, bdf, capsys):
     assert sorted(round(n[0], 3) for n in texts) == sorted(round(e.onset_s, 3) for e in ref.truth)
 
 
+def test_settings_override_scenario_knobs():
+    from fascdetect.commands.simulate import apply_settings
+
+    sc = apply_settings(SCENARIOS["night"], ["cramp_rate_per_h=20", "clip=false", "cramp_regions=GAS,FDB", "crosstalk_gain=0.1,0.2"])
+    assert (sc.cramp_rate_per_h, sc.clip, sc.cramp_regions, sc.crosstalk_gain) == (20.0, False, ("GAS", "FDB"), (0.1, 0.2))
+    for bad in ["nope=1", "noise_uv", "noise_uv=loud", "clip=maybe", "montage=x"]:
+        with pytest.raises(InputError):
+            apply_settings(SCENARIOS["rest"], [bad])
+
+
 def test_refuses_to_overwrite_and_bad_options(tmp_path, capsys):
     out = tmp_path / "a.edf"
     out.write_bytes(b"keep me")

@@ -36,6 +36,34 @@ def _regions(text: str) -> tuple[str, ...]:
     return tuple(r for r in (x.strip() for x in text.split(",")) if r)
 
 
+def apply_settings(scenario, settings: list[str]):
+    """The scenario with ``NAME=VALUE`` knob overrides (numbers, booleans, comma-separated tuples)."""
+    from dataclasses import fields
+
+    known = {f.name for f in fields(scenario)} - {"name", "description", "montage", "start", "twitch_rate_per_min", "clustering"}
+    changes = {}
+    for item in settings:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise InputError(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(known))}")
+        current = getattr(scenario, name)
+        try:
+            if isinstance(current, bool):
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                value = text.lower() in ("true", "1", "yes")
+            elif isinstance(current, tuple):
+                parts = [x.strip() for x in text.split(",") if x.strip()]
+                value = tuple(float(x) for x in parts) if current and isinstance(current[0], float) else tuple(parts)
+            else:
+                value = type(current)(text)
+        except ValueError:
+            raise InputError(f"--set {item!r}: {text!r} is not a valid {type(current).__name__} for {name}") from None
+        changes[name] = value
+    return scenario.with_(**changes) if changes else scenario
+
+
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from firmware_sim.scenarios import SCENARIOS
 
@@ -57,6 +85,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     m.add_argument("--emg-fs", type=int, metavar="HZ", help="EMG sampling rate (500-4000)")
     m.add_argument("--acc-fs", type=int, metavar="HZ", help="accelerometer sampling rate (50-1000)")
     p.add_argument("--mains", type=int, choices=(50, 60), help="mains frequency (default: the scenario's)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a scenario knob, e.g. cramp_rate_per_h=20 or noise_uv=6 (repeatable; "
+                        "see firmware_sim/scenarios.py)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -87,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         scenario = scenario.with_(montage=replace(scenario.montage, **changes))
     if args.mains is not None:
         scenario = scenario.with_(mains_hz=float(args.mains))
+    scenario = apply_settings(scenario, args.set)
     duration_s = parse_duration(args.duration)
     if not duration_s.is_integer():
         raise InputError(f"duration {args.duration!r} must be whole seconds (EDF data records are 1 s)")
