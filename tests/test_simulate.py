@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +85,21 @@ def test_refuses_to_overwrite_and_bad_options(tmp_path, capsys):
     assert main(["simulate", "--emg-fs", "100", "--duration", "4s", "--out", str(tmp_path / "d.edf")]) == 2
     err = capsys.readouterr().err
     assert "already exists" in err and "unknown scenario" in err and "whole seconds" in err and "EMG sampling rate" in err
+
+
+def _readme_commands():
+    readme = Path(__file__).resolve().parents[1] / "recordings" / "README.md"
+    return [line.strip().strip("`") for line in readme.read_text().splitlines() if line.strip().startswith("`fascdetect simulate")]
+
+
+@pytest.mark.parametrize("command", _readme_commands(), ids=lambda c: c.split("--out ")[1].split()[0])
+def test_bundled_recordings_are_what_their_readme_command_makes(command, tmp_path):
+    """Fails when the simulator or the EDF writer changed: if on purpose, rebuild recordings/ with these commands."""
+    argv = shlex.split(command)[1:]
+    bundled = Path(__file__).resolve().parents[1] / argv[argv.index("--out") + 1]
+    argv[argv.index("--out") + 1] = str(tmp_path / bundled.name)
+    assert main(argv + ["--no-progress"]) == 0
+    for suffix in (".edf", ".truth.tsv"):
+        name = bundled.stem + suffix
+        assert (tmp_path / name).read_bytes() == (bundled.parent / name).read_bytes(), name
+    assert len(_readme_commands()) == len(list(bundled.parent.glob("*.edf")))
