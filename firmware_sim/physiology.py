@@ -103,21 +103,29 @@ class MmgShape:
     direction: tuple[float, float, float]
 
     def sample(self, fs_hz: float) -> np.ndarray:
-        """Peak-normalised scalar waveform at ``fs_hz`` (times ``direction`` per axis), delay included."""
+        """Peak-normalised scalar waveform at ``fs_hz`` (times ``direction`` per axis), delay included.
+
+        Built as the derivative of a damped-sine velocity that starts and ends at rest, so the
+        acceleration integrates to zero (the skin comes back to where it was).
+        """
         freq = min(self.freq_hz, 0.35 * fs_hz)
-        n = int(np.ceil((self.delay_s + 4 * self.tau_s) * fs_hz)) + 1
+        n = int(np.ceil((self.delay_s + 5 * self.tau_s) * fs_hz)) + 2
         t = np.arange(n) / fs_hz - self.delay_s
-        w = np.where(t > 0, np.sin(2 * np.pi * freq * t) * np.exp(-t / self.tau_s), 0.0)
+        rise_s = 0.25 / freq
+        velocity = np.where(t > 0, (1 - np.exp(-t / rise_s)) * np.sin(2 * np.pi * freq * t) * np.exp(-t / self.tau_s), 0.0)
+        w = np.diff(velocity, prepend=0.0)
         return w / np.max(np.abs(w))
 
 
 def draw_mmg_shape(rng: np.random.Generator) -> MmgShape:
-    # Duration ≈ 4 τ (to ~2% of the start); the twitch pushes mostly normal to the skin (sensor Z).
-    duration_s = rng.uniform(*MMG_DURATION_S)
+    # Duration ≈ 4 τ (to ~2% of the start), and at least 1.5 cycles so it is a vibration, not a
+    # single push; the twitch pushes mostly normal to the skin (sensor Z).
+    freq_hz = rng.uniform(*MMG_FREQ_HZ)
+    duration_s = rng.uniform(max(MMG_DURATION_S[0], 1.5 / freq_hz), MMG_DURATION_S[1])
     d = rng.normal(0.0, 0.35, 3)
     d[2] += 1.0
     d /= np.linalg.norm(d)
-    return MmgShape(rng.uniform(*MMG_FREQ_HZ), duration_s / 4.0, rng.uniform(*MMG_DELAY_S), tuple(float(x) for x in d))
+    return MmgShape(freq_hz, duration_s / 4.0, rng.uniform(*MMG_DELAY_S), tuple(float(x) for x in d))
 
 
 def doublet_interval_s(rng: np.random.Generator) -> float:
