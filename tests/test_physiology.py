@@ -62,7 +62,8 @@ def test_crosstalk_is_smaller_smoother_and_not_earlier(seed, gain):
     main = 200.0 * phys.draw_fp_shape(rng).sample(2000.0)
     far = phys.crosstalk_waveform(main, 2000.0, gain, rng)
     assert np.isclose(np.max(np.abs(far)), gain * 200.0)
-    assert np.argmax(np.abs(far)) >= np.argmax(np.abs(main)) - 1
+    xc = np.correlate(far, main, "full")
+    assert np.argmax(np.abs(xc)) - (len(main) - 1) >= 0  # arrives with or after the source
     rough = lambda x: np.sum(np.diff(x) ** 2) / np.sum(x ** 2)  # noqa: E731
     assert rough(far) <= rough(main) * 1.05
 
