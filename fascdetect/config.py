@@ -23,8 +23,9 @@ class DetectorConfig:
     """50 or 60; None detects it from the first seconds of each recording."""
     mains_probe_s: float = 2.0
     """How much signal the mains detector and the initial noise floor look at before detection starts."""
-    mains_notch_bandwidth_hz: float = 4.0
-    """-3 dB width of the mains notch at the fundamental (harmonics scale with it), wide enough for ±1 Hz drift."""
+    mains_notch_bandwidth_hz: float = 2.0
+    """-3 dB width of the mains notch at the fundamental (harmonics scale with it): 20 dB down at ±0.1 Hz drift,
+    narrow enough that its ringing after a large potential stays small."""
     mains_harmonic_min_db: float = 10.0
     """Mains (and each harmonic) is notched only when it stands this far above the neighbouring spectrum."""
     mains_max_harmonics: int = 3
@@ -63,6 +64,8 @@ class DetectorConfig:
     """Filters ring briefly after a stream starts; nothing is detected in this first stretch."""
     discharge_gap_s: float = 0.012
     """Envelope dips shorter than this (the zero crossing of a biphasic potential) do not split a discharge."""
+    offset_fraction_of_peak: float = 0.2
+    """An event ends at its last moment above this fraction of its own peak envelope (ringing after it is not it)."""
     min_event_s: float = 0.002
     """Shorter excursions are noise spikes."""
     artifact_peak_uv: float = 4000.0
@@ -82,7 +85,11 @@ class DetectorConfig:
     cramp_merge_gap_s: float = 0.5
     """Gaps up to this long inside sustained activity do not split it."""
     crosstalk_window_s: float = 0.005
-    """Potentials on channels of one foot starting within this window are one discharge seen twice."""
+    """Potentials on channels of one foot peaking within this window are one discharge seen twice."""
+    ringing_window_s: float = 0.4
+    """How long after a discharge the filters may still ring (a 2 Hz-wide notch decays over ~0.3 s)."""
+    ringing_ratio: float = 0.15
+    """Activity smaller than this fraction of a preceding discharge on its channel, within the window, is ringing."""
     crosstalk_ratio: float = 0.35
     """Longer activity is crosstalk when a concurrent channel of the same foot is larger by 1/ratio."""
     movement_min_regions: int = 3

@@ -74,7 +74,8 @@ class _Chain:
                              max(1, round(config.noise_max_hold_s / config.noise_frame_s)))
         probe_frames = max(1, round(config.mains_probe_s / config.noise_frame_s))
         self.segmenter = Segmenter(len(lanes), frame_bins, probe_frames, floor, config.threshold_on,
-                                   config.threshold_off, tail_bins=window_bins - 1)
+                                   config.threshold_off, tail_bins=window_bins - 1,
+                                   strong_fraction=config.offset_fraction_of_peak)
         self.origin: int | None = None
         self.next_sample: int | None = None
         self.clips = {c.label: ClipReport() for c in channels}
@@ -127,7 +128,8 @@ class _Chain:
                 continue
             lane = self.lanes[s.lane]
             out.append(Activity(source or lane.source, lane.side, lane.region, lane.channel, lane.unit,
-                                t0 + s.start * self.bin_s, t0 + s.end * self.bin_s, s.peak, s.mean_env, s.bad))
+                                t0 + s.start * self.bin_s, t0 + s.end * self.bin_s, s.peak, s.mean_env, s.bad,
+                                t0 + s.peak_bin * self.bin_s))
         return out
 
     def safe_s(self, side: str) -> float:

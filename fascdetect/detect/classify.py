@@ -10,9 +10,13 @@ Rules (all parameters in DetectorConfig):
    ``movement_min_regions`` regions of the foot (all of them when the foot
    has fewer), each at least ``crosstalk_ratio`` of the largest. Everything
    within ``movement_margin_s`` of a movement belongs to it and is not counted.
-3. **Crosstalk**: activity on channels of one foot starting within
+3. **Ringing**: activity within ``ringing_window_s`` after a discharge on
+   the same channel that is smaller than ``ringing_ratio`` of it is the
+   filters' ringing (mains notch, band-pass), not a new discharge.
+   **Crosstalk**: activity on channels of one foot peaking within
    ``crosstalk_window_s`` is one discharge, kept on the channel where it is
-   largest; longer activity mostly inside a concurrent activity larger by
+   largest (volume conduction is instantaneous, so peaks coincide even where
+   a small copy crosses the threshold later); longer activity mostly inside a concurrent activity larger by
    1/``crosstalk_ratio`` on another channel is that activity's echo.
 4. Per channel: discharges separated by at most ``multiplet_gap_s`` form a
    cluster; clusters separated by at most ``cramp_merge_gap_s`` that span at
@@ -52,6 +56,7 @@ class Activity:
     peak: float
     mean: float
     bad: bool
+    peak_s: float
 
     @property
     def duration_s(self) -> float:
@@ -90,6 +95,7 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
     acts = [a for a in acts if a.source != "motion"
             and not any(a.onset_s < hi and a.end_s > lo for lo, hi in spans)]
 
+    acts = _drop_ringing(acts, config)
     emg = _drop_crosstalk([a for a in acts if a.source == "emg"], config.crosstalk_window_s, config)
     emg_events = [e for ch in _by_channel(emg) for e in _classify_channel(ch, config)]
     acc = [a for a in acts if a.source == "acc"]
@@ -109,7 +115,8 @@ def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
         if i is not None and a.onset_s - out[i].end_s < gap_s:
             b = out[i]
             n_a, n_b = a.duration_s, b.duration_s
-            out[i] = replace(b, end_s=max(a.end_s, b.end_s), peak=max(a.peak, b.peak), bad=a.bad or b.bad,
+            top = a if a.peak > b.peak else b
+            out[i] = replace(b, end_s=max(a.end_s, b.end_s), peak=top.peak, peak_s=top.peak_s, bad=a.bad or b.bad,
                              mean=(a.mean * n_a + b.mean * n_b) / max(n_a + n_b, 1e-12))
         else:
             last[key] = len(out)
@@ -158,36 +165,52 @@ def _movement_event(group: list[Activity]) -> Event:
                  top.peak, top.unit)
 
 
+def _drop_ringing(acts: list[Activity], config: DetectorConfig) -> list[Activity]:
+    kept: list[Activity] = []
+    for chan in _by_channel(acts):
+        big: Activity | None = None
+        for a in chan:
+            if big is not None and a.onset_s - big.end_s <= config.ringing_window_s \
+                    and a.peak < config.ringing_ratio * big.peak:
+                continue
+            kept.append(a)
+            if big is None or a.onset_s - big.end_s > config.ringing_window_s or a.peak > big.peak:
+                big = a
+    return kept
+
+
 def _drop_crosstalk(acts: list[Activity], window_s: float, config: DetectorConfig) -> list[Activity]:
-    acts = sorted(acts, key=lambda a: a.onset_s)
+    acts = sorted(acts, key=lambda a: a.peak_s)
     kept: list[Activity] = []
     i = 0
     while i < len(acts):
         j = i + 1
-        while j < len(acts) and acts[j].onset_s - acts[i].onset_s <= window_s:
+        while j < len(acts) and acts[j].peak_s - acts[i].peak_s <= window_s:
             j += 1
         group = acts[i:j]
         # Same channel within the window is one discharge anyway; across channels keep the largest.
         best = max(group, key=lambda a: a.peak)
         kept.extend(a for a in group if a is best or a.channel == best.channel)
         i = j
-    return [a for a in kept if not _is_echo(a, kept, config.crosstalk_ratio)]
+    return [a for a in kept if not _is_echo(a, kept, config)]
 
 
-def _is_echo(a: Activity, others: list[Activity], ratio: float) -> bool:
+def _is_echo(a: Activity, others: list[Activity], config: DetectorConfig) -> bool:
+    """``a`` is mostly inside (±crosstalk window) a concurrent activity on another channel 1/ratio its size."""
+    w = config.crosstalk_window_s
     for b in others:
-        if b.channel == a.channel or b.peak * ratio <= a.peak:
+        if b.channel == a.channel or b.peak * config.crosstalk_ratio <= a.peak:
             continue
-        overlap = min(a.end_s, b.end_s) - max(a.onset_s, b.onset_s)
+        overlap = min(a.end_s, b.end_s + w) - max(a.onset_s, b.onset_s - w)
         if overlap >= 0.5 * a.duration_s:
             return True
     return False
 
 
 def _by_channel(acts: list[Activity]) -> list[list[Activity]]:
-    chans: dict[str, list[Activity]] = {}
+    chans: dict[tuple[str, str], list[Activity]] = {}
     for a in sorted(acts, key=lambda a: a.onset_s):
-        chans.setdefault(a.channel, []).append(a)
+        chans.setdefault((a.source, a.channel), []).append(a)
     return list(chans.values())
 
 

@@ -24,6 +24,8 @@ class Segment:
     end: int
     peak: float
     """Largest absolute filtered sample, in the lane's unit."""
+    peak_bin: int
+    """Where that peak is (global bin): volume-conducted copies peak together."""
     mean_env: float
     """Mean RMS envelope over the run, in the lane's unit."""
     snr: float
@@ -33,9 +35,12 @@ class Segment:
 
 
 @dataclass
-class _Open:
+class _Discharge:
+    """A strong stretch being measured (it may continue into the next chunk)."""
+
     start: int
     peak: float
+    peak_bin: int
     env_sum: float
     env_max: float
     n: int
@@ -43,25 +48,51 @@ class _Open:
     bad: bool
     floor: float
 
+    def extend(self, other: "_Discharge") -> None:
+        if other.peak > self.peak:
+            self.peak, self.peak_bin = other.peak, other.peak_bin
+        self.env_sum += other.env_sum
+        self.env_max = max(self.env_max, other.env_max)
+        self.n += other.n
+        self.has_on |= other.has_on
+        self.bad |= other.bad
+
+
+@dataclass
+class _Run:
+    """A stretch above the off-threshold; ``top`` is its largest envelope so far."""
+
+    top: float = 0.0
+    open: _Discharge | None = None
+
 
 class RunTracker:
-    """Hysteresis over per-bin thresholds, carrying runs that are open at a chunk's end."""
+    """Hysteresis over per-bin thresholds, carrying runs that are open at a chunk's end.
 
-    def __init__(self, n_lanes: int, tail_bins: int) -> None:
+    Inside a run above the off-threshold, a *discharge* is a stretch where the
+    envelope is at least ``strong_fraction`` of the run's largest envelope so
+    far, and it counts only if it crosses the on-threshold. Filter ringing
+    after a large potential keeps the envelope over the off-threshold for
+    tens of ms but far below the potential itself, so it neither lengthens
+    the potential nor merges it with a second discharge (a doublet).
+    """
+
+    def __init__(self, n_lanes: int, tail_bins: int, strong_fraction: float = 0.0) -> None:
         self.n_lanes = n_lanes
         self.tail_bins = tail_bins
-        self._open: list[_Open | None] = [None] * n_lanes
+        self.strong_fraction = strong_fraction
+        self._open: list[_Run | None] = [None] * n_lanes
         self._last_bad = np.zeros(n_lanes, dtype=bool)
 
     def open_starts_by_lane(self) -> list[int | None]:
-        """Start bin of each lane's open run, or None (open runs are not final yet)."""
-        return [None if o is None else o.start for o in self._open]
+        """Start bin of each lane's open discharge (not final yet), or None."""
+        return [None if r is None or r.open is None else r.open.start for r in self._open]
 
     def feed(self, chunk: EnvelopeChunk, thr_on: np.ndarray, thr_off: np.ndarray, floor: np.ndarray) -> list[Segment]:
         """Thresholds and floor are lanes × bins, in the envelope's unit.
 
-        Runs are found for all lanes at once (edges of the padded mask, then
-        reduceat over each run); only the few runs themselves are looped over.
+        Runs are found for all lanes at once (edges of the padded mask); only
+        the few runs themselves are looped over.
         """
         n_lanes, nb = chunk.env.shape
         if nb == 0:
@@ -72,43 +103,22 @@ class RunTracker:
         edges = np.diff(padded, axis=1)
         lanes, starts = np.nonzero(edges == 1)
         _, ends = np.nonzero(edges == -1)
-        stats = _run_stats(chunk, thr_on, lanes, starts, ends)
         out: list[Segment] = []
-        carried = self._open
-        self._open = [None] * n_lanes
-        first_start = {}
-        for i in range(lanes.size):
-            first_start.setdefault(int(lanes[i]), int(starts[i]))
+        carried, self._open = self._open, [None] * n_lanes
         for lane, run in enumerate(carried):
-            if run is not None and first_start.get(lane) != 0:
+            if run is not None and not above[lane, 0]:
                 # The carried run ended right at the chunk boundary.
-                run.bad |= bool(chunk.bad[lane, 0])
-                out.extend(self._close(lane, run, chunk.start))
-                carried[lane] = None
-        for i in range(lanes.size):
-            lane, s, e = int(lanes[i]), int(starts[i]), int(ends[i])
-            bad_row = chunk.bad[lane]
-            part = _Open(
-                start=chunk.start + s,
-                peak=float(stats["peak"][i]),
-                env_sum=float(stats["env_sum"][i]),
-                env_max=float(stats["env_max"][i]),
-                n=e - s,
-                has_on=bool(stats["has_on"][i]),
-                # A run cut short by a clipped or gap-filled bin is not a whole event.
-                bad=bool(bad_row[s - 1] if s else self._last_bad[lane]) or bool(e < nb and bad_row[e]),
-                floor=float(floor[lane, s]),
-            )
-            run = carried[lane]
-            if s == 0 and run is not None:
-                part = _Open(run.start, max(run.peak, part.peak), run.env_sum + part.env_sum,
-                             max(run.env_max, part.env_max), run.n + part.n, run.has_on or part.has_on,
-                             run.bad or part.bad, run.floor)
-                carried[lane] = None
+                out.extend(self._close(lane, run, chunk.start, bool(chunk.bad[lane, 0])))
+        for lane, s, e in zip(lanes.tolist(), starts.tolist(), ends.tolist()):
+            continued = s == 0 and carried[lane] is not None
+            run = carried[lane] if continued else _Run()
+            # A run cut short by a clipped or gap-filled bin is not a whole event.
+            bad_before = not continued and bool(chunk.bad[lane, s - 1] if s else self._last_bad[lane])
+            out.extend(self._scan(lane, chunk, s, e, run, thr_on[lane], floor[lane], bad_before))
             if e == nb:
-                self._open[lane] = part
+                self._open[lane] = run
             else:
-                out.extend(self._close(lane, part, chunk.start + e))
+                out.extend(self._close(lane, run, chunk.start + e, bool(chunk.bad[lane, e])))
         self._last_bad = chunk.bad[:, -1].copy()
         return out
 
@@ -116,40 +126,52 @@ class RunTracker:
         out = []
         for lane, run in enumerate(self._open):
             if run is not None:
-                out.extend(self._close(lane, run, end_bin))
+                out.extend(self._close(lane, run, end_bin, False))
         self._open = [None] * self.n_lanes
         return out
 
-    def _close(self, lane: int, run: _Open, end: int) -> list[Segment]:
-        if not run.has_on:
+    def _scan(self, lane: int, chunk: EnvelopeChunk, s: int, e: int, run: _Run, thr_on: np.ndarray,
+              floor: np.ndarray, bad_before: bool) -> list[Segment]:
+        """Discharges inside the run's part [s, e) of this chunk."""
+        env = chunk.env[lane, s:e]
+        top = np.maximum(np.maximum.accumulate(env), np.float32(run.top))
+        run.top = float(top[-1])
+        strong = (env >= self.strong_fraction * top).view(np.int8)
+        edges = np.diff(np.concatenate(([0], strong, [0])))
+        region_starts = np.flatnonzero(edges == 1).tolist()
+        region_ends = np.flatnonzero(edges == -1).tolist()
+        out: list[Segment] = []
+        if run.open is not None and (not region_starts or region_starts[0] > 0):
+            out.extend(self._close(lane, run, chunk.start + s, False))
+        for i, j in zip(region_starts, region_ends):
+            a, b = s + i, s + j
+            part = _Discharge(
+                start=chunk.start + a,
+                peak=float(chunk.absmax[lane, a:b].max()),
+                peak_bin=chunk.start + a + int(np.argmax(chunk.absmax[lane, a:b])),
+                env_sum=float(env[i:j].sum(dtype=np.float64)),
+                env_max=float(env[i:j].max()),
+                n=b - a,
+                has_on=bool((env[i:j] > thr_on[a:b]).any()),
+                bad=bad_before and i == 0,
+                floor=float(floor[a]),
+            )
+            if i == 0 and run.open is not None:
+                run.open.extend(part)
+            else:
+                run.open = part
+            if j < e - s:
+                out.extend(self._close(lane, run, chunk.start + b, False))
+        return out
+
+    def _close(self, lane: int, run: _Run, end: int, bad_after: bool) -> list[Segment]:
+        d, run.open = run.open, None
+        if d is None or not d.has_on:
             return []
+        d.bad |= bad_after
         # The trailing moving-average window keeps the envelope up after the activity stops.
-        end = max(run.start + 1, end - self.tail_bins)
-        return [Segment(lane, run.start, end, run.peak, run.env_sum / run.n, run.env_max / run.floor, run.bad)]
-
-
-def _run_stats(chunk: EnvelopeChunk, thr_on: np.ndarray, lanes: np.ndarray, starts: np.ndarray,
-               ends: np.ndarray) -> dict[str, np.ndarray]:
-    """Peak, envelope sum/max and whether the on-threshold was crossed, for every run at once."""
-    n_lanes, nb = chunk.env.shape
-    if lanes.size == 0:
-        return {k: np.empty(0) for k in ("peak", "env_sum", "env_max", "has_on")}
-    flat_start = lanes * nb + starts
-    flat_end = lanes * nb + ends
-    idx = np.empty(2 * lanes.size, dtype=np.int64)
-    idx[0::2], idx[1::2] = flat_start, flat_end
-
-    def reduce(ufunc: np.ufunc, values: np.ndarray) -> np.ndarray:
-        # reduceat over [start, end) pairs; a trailing pad keeps end == size in range.
-        flat = np.append(values.ravel(), values.dtype.type(0))
-        return ufunc.reduceat(flat, idx)[0::2]
-
-    return {
-        "peak": reduce(np.maximum, chunk.absmax),
-        "env_sum": reduce(np.add, chunk.env.astype(np.float64)),
-        "env_max": reduce(np.maximum, chunk.env),
-        "has_on": reduce(np.maximum, (chunk.env > thr_on).view(np.int8)),
-    }
+        end = max(d.start + 1, end - self.tail_bins)
+        return [Segment(lane, d.start, end, d.peak, d.peak_bin, d.env_sum / d.n, d.env_max / d.floor, d.bad)]
 
 
 class Segmenter:
@@ -160,9 +182,9 @@ class Segmenter:
     """
 
     def __init__(self, n_lanes: int, frame_bins: int, probe_frames: int, floor: RunningFloor,
-                 threshold_on: float, threshold_off: float, tail_bins: int) -> None:
+                 threshold_on: float, threshold_off: float, tail_bins: int, strong_fraction: float) -> None:
         self.n_lanes = n_lanes
-        self.runs = RunTracker(n_lanes, tail_bins)
+        self.runs = RunTracker(n_lanes, tail_bins, strong_fraction)
         self.frame_bins = frame_bins
         self.probe_frames = max(1, probe_frames)
         self.floor = floor
