@@ -155,9 +155,12 @@ def cramp_trains(rng: np.random.Generator, duration_s: float, n_units: int) -> l
 
     Units join one by one over the first 1–2 s (recruitment), each speeds up
     from ~6 pulses/s to its own plateau (14.5 ± 5 pps, kept in 8–30), and they drop out again
-    over the last ~1.5 s; ISIs are gamma with CV ≈ 45%.
+    over the last ~1.5 s; ISIs are gamma with CV ≈ 45%. A common drive oscillating at
+    1–2 Hz (±15%) modulates all units together, as the 1.4 Hz coherence between unit pairs
+    in Minetto et al. 2009 suggests, so the cramp waxes and wanes.
     """
     recruit_s = rng.uniform(*CRAMP_RECRUIT_S)
+    drive_hz, drive_phase = rng.uniform(1.0, 2.0), rng.uniform(0.0, 2 * np.pi)
     trains = []
     for i in range(n_units):
         on = 0.0 if i == 0 else rng.uniform(0.0, recruit_s)
@@ -168,7 +171,8 @@ def cramp_trains(rng: np.random.Generator, duration_s: float, n_units: int) -> l
         def rate_at(t: float, on=on, off=off, plateau=plateau) -> float:
             up = min(1.0, (t - on) / 1.0)
             down = min(1.0, max(0.0, (off - t) / 1.0))
-            return lo + (plateau - lo) * min(up, down)
+            drive = 1.0 + 0.15 * np.sin(2 * np.pi * drive_hz * t + drive_phase)
+            return (lo + (plateau - lo) * min(up, down)) * drive
 
         trains.append(gamma_train(rng, 0.0, CRAMP_ISI_CV, on, off, rate_at))
     return trains

@@ -44,7 +44,9 @@ def test_fasciculation_potential_keeps_its_duration_at_any_rate(seed, fs_hz):
     shape = phys.draw_fp_shape(np.random.default_rng(seed))
     hi = _span_s(shape.sample(4000.0), 4000.0, 0.1)
     lo = _span_s(shape.sample(fs_hz), fs_hz, 0.1)
-    assert abs(lo - hi) <= 3.5 / fs_hz + 0.25 * hi
+    # Same duration within sampling error, except that very short potentials are widened to
+    # ~7 samples at low rates (as an anti-aliasing filter would).
+    assert 0.7 * hi - 2 / fs_hz <= lo <= max(1.3 * hi, 7 / fs_hz) + 2 / fs_hz
 
 
 def test_unit_amplitudes_are_lognormal_within_bounds():
