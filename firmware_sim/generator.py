@@ -295,13 +295,13 @@ class Generator:
                     s = int(idx.min()) - lo
                     data[s: s + len(imp) + len(p.wave) - 1] += np.convolve(imp, p.wave)
             overlays[loc] = self._add(_Overlay(loc[0], loc[1], lo, data))
-        loc = max({u.primary for u, _ in trains} & overlays.keys(), key=lambda l: np.max(np.abs(overlays[l].data)))
+        loc = max({u.primary for u, _ in trains} & overlays.keys(), key=lambda at: np.max(np.abs(overlays[at].data)))
         fs = self.layout.fs[loc[0]]
         spans = [(idx.min() + p.onset, idx.max() + p.end) for p, idx, _ in per_row[loc]]
         on, end = min(s for s, _ in spans), max(e for _, e in spans)
         ov = overlays[loc]
         seg = ov.data[on - ov.start: end - ov.start]
-        unit, side, region = trains[0][0], trains[0][0].side, trains[0][0].region
+        side, region = trains[0][0].side, trains[0][0].region
         mean = float(np.sqrt(np.mean(seg ** 2))) if kind == "cramp" else None
         return TruthEvent(float(on / fs), float((end - on) / fs), kind, side, region, self.layout.label(loc),
                           float(np.max(np.abs(ov.data))), self.layout.unit(loc), flags, mean)

@@ -168,7 +168,7 @@ def cramp_trains(rng: np.random.Generator, duration_s: float, n_units: int) -> l
         plateau = float(np.clip(rng.normal(*CRAMP_MEAN_PPS), 8.0, CRAMP_RATE_PPS[1]))
         lo = CRAMP_RATE_PPS[0]
 
-        def rate_at(t: float, on=on, off=off, plateau=plateau) -> float:
+        def rate_at(t: float, on=on, off=off, plateau=plateau, lo=lo) -> float:
             up = min(1.0, (t - on) / 1.0)
             down = min(1.0, max(0.0, (off - t) / 1.0))
             drive = 1.0 + 0.15 * np.sin(2 * np.pi * drive_hz * t + drive_phase)
