@@ -15,7 +15,7 @@ import sys
 from fascdetect import __version__
 from fascdetect.errors import FascdetectError
 
-COMMANDS = ("analyze", "simulate")
+COMMANDS = ("analyze", "simulate", "record")
 
 
 def build_parser() -> argparse.ArgumentParser:

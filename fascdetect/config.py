@@ -23,13 +23,12 @@ class DetectorConfig:
     """50 or 60; None detects it from the first seconds of each recording."""
     mains_probe_s: float = 2.0
     """How much signal the mains detector and the initial noise floor look at before detection starts."""
-    mains_notch_bandwidth_hz: float = 2.0
-    """-3 dB width of the mains notch at the fundamental (harmonics scale with it): 20 dB down at ±0.1 Hz drift,
-    narrow enough that its ringing after a large potential stays small."""
+    mains_stop_width_hz: float = 3.0
+    """Width of the mains band-stop at the fundamental (harmonics scale with it): deep across ±1 Hz of drift."""
     mains_harmonic_min_db: float = 10.0
-    """Mains (and each harmonic) is notched only when it stands this far above the neighbouring spectrum."""
+    """Mains (and each harmonic) is removed only when it stands this far above the neighbouring spectrum."""
     mains_max_harmonics: int = 3
-    """At most this many harmonics (2nd, 3rd, ...) are notched besides the fundamental."""
+    """At most this many harmonics (2nd, 3rd, ...) are removed besides the fundamental."""
 
     # --- accelerometer conditioning ----------------------------------------
     acc_twitch_band_hz: tuple[float, float] = (5.0, 100.0)
@@ -64,7 +63,7 @@ class DetectorConfig:
     """Filters ring briefly after a stream starts; nothing is detected in this first stretch."""
     discharge_gap_s: float = 0.012
     """Envelope dips shorter than this (the zero crossing of a biphasic potential) do not split a discharge."""
-    offset_fraction_of_peak: float = 0.2
+    offset_fraction_of_peak: float = 0.4
     """An event ends at its last moment above this fraction of its own peak envelope (ringing after it is not it)."""
     min_event_s: float = 0.002
     """Shorter excursions are noise spikes."""
@@ -87,9 +86,9 @@ class DetectorConfig:
     crosstalk_window_s: float = 0.005
     """Potentials on channels of one foot peaking within this window are one discharge seen twice."""
     ringing_window_s: float = 0.4
-    """How long after a discharge the filters may still ring (a 2 Hz-wide notch decays over ~0.3 s)."""
-    ringing_ratio: float = 0.15
-    """Activity smaller than this fraction of a preceding discharge on its channel, within the window, is ringing."""
+    """How long after a discharge the filters may still ring (a 3 Hz-wide mains band-stop decays over ~0.3 s)."""
+    ringing_ratio: float = 0.3
+    """Activity smaller than this fraction of a preceding discharge on the foot, within the window, is ringing."""
     crosstalk_ratio: float = 0.35
     """Longer activity is crosstalk when a concurrent channel of the same foot is larger by 1/ratio."""
     movement_min_regions: int = 3

@@ -18,7 +18,7 @@ from fascdetect.config import DetectorConfig
 from fascdetect.detect.classify import Activity, classify_episode, link_gap_s, split_episodes
 from fascdetect.detect.segmenter import RunTracker, Segment, Segmenter
 from fascdetect.dsp.envelope import BinnedEnvelope, EnvelopeChunk
-from fascdetect.dsp.filters import StreamingSos, bandpass_sos, notch_sos
+from fascdetect.dsp.filters import StreamingSos, bandpass_sos, mains_stop_sos
 from fascdetect.dsp.mains import detect_mains
 from fascdetect.dsp.noise_floor import RunningFloor
 from fascdetect.errors import InputError, SignalError
@@ -145,7 +145,7 @@ class _Chain:
 
 
 class EmgChain(_Chain):
-    """EMG: mains detection on the first seconds, band-pass + notches, 5 ms RMS envelope."""
+    """EMG: mains detection on the first seconds, band-pass + mains band-stops, 5 ms RMS envelope."""
 
     def __init__(self, channels: list[Channel], fs_hz: float, config: DetectorConfig) -> None:
         lanes = [Lane("emg", c.side, c.region, c.label, c.unit) for c in channels]
@@ -178,9 +178,9 @@ class EmgChain(_Chain):
         # Exactly the first probe_s of signal decides, however it arrived in blocks.
         probe = x[:, :round(c.mains_probe_s * self.fs_hz)]
         self.mains_hz = detect_mains(probe, self.fs_hz, c.mains_hz, c.mains_harmonic_min_db, c.mains_max_harmonics)
-        log.info("%g Hz EMG: notching %s Hz", self.fs_hz, ", ".join(f"{f:g}" for f in self.mains_hz))
+        log.info("%g Hz EMG: removing mains at %s Hz", self.fs_hz, ", ".join(f"{f:g}" for f in self.mains_hz))
         sos = np.vstack([bandpass_sos(c.emg_band_hz, self.fs_hz, c.emg_filter_order),
-                         notch_sos(self.mains_hz, c.mains_notch_bandwidth_hz, self.fs_hz)])
+                         mains_stop_sos(self.mains_hz, c.mains_stop_width_hz, self.fs_hz)])
         self.filter = StreamingSos(sos)
         return self._run(x, bad)
 

@@ -9,6 +9,7 @@ import sys
 from fascdetect.analyze import analyze
 from fascdetect.config import DetectorConfig
 from fascdetect.io import SUPPORTED, open_recording
+from fascdetect.io.annotate import write_annotated_copy
 from fascdetect.regions import NO_MONTAGE, Montage
 
 # Recordings shorter than this finish before a progress bar would help.
@@ -22,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--montage", metavar="FILE.toml", help="map labels that do not follow 'EMG L-ADM' style")
     p.add_argument("--json", action="store_true", help="print one JSON object (recording, events, summary)")
     p.add_argument("--events-out", metavar="FILE.tsv", help="write events as a BIDS-style TSV table")
+    p.add_argument("--annotate", metavar="OUT.edf", help="write a copy of the recording with the events as EDF+ annotations")
     p.add_argument("--progress", action="store_true", help="show a progress bar even with --json")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a detector setting (see --show-config); repeatable")
@@ -43,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         source.close()
     if args.events_out:
         result.write_tsv(args.events_out)
+    if args.annotate:
+        write_annotated_copy(args.path, args.annotate, result.events, montage)
     if args.json:
         json.dump(result.to_json(), sys.stdout)
         sys.stdout.write("\n")

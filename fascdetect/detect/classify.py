@@ -11,13 +11,14 @@ Rules (all parameters in DetectorConfig):
    has fewer), each at least ``crosstalk_ratio`` of the largest. Everything
    within ``movement_margin_s`` of a movement belongs to it and is not counted.
 3. **Ringing**: activity within ``ringing_window_s`` after a discharge on
-   the same channel that is smaller than ``ringing_ratio`` of it is the
-   filters' ringing (mains notch, band-pass), not a new discharge.
+   the foot that is smaller than ``ringing_ratio`` of it is the filters'
+   ringing (mains band-stop, band-pass), not a new discharge.
    **Crosstalk**: activity on channels of one foot peaking within
    ``crosstalk_window_s`` is one discharge, kept on the channel where it is
    largest (volume conduction is instantaneous, so peaks coincide even where
-   a small copy crosses the threshold later); longer activity mostly inside a concurrent activity larger by
-   1/``crosstalk_ratio`` on another channel is that activity's echo.
+   a small copy crosses the threshold later); activity that starts during a
+   larger activity (by 1/``crosstalk_ratio``) on another channel of the foot
+   is that activity's echo.
 4. Per channel: discharges separated by at most ``multiplet_gap_s`` form a
    cluster; clusters separated by at most ``cramp_merge_gap_s`` that span at
    least ``cramp_min_s`` are one **cramp**. Other clusters are a **twitch**
@@ -166,16 +167,19 @@ def _movement_event(group: list[Activity]) -> Event:
 
 
 def _drop_ringing(acts: list[Activity], config: DetectorConfig) -> list[Activity]:
+    """Drop activity that follows a much larger discharge on the foot within the ringing window.
+
+    The same channel rings through its own filters; a neighbour rings through
+    its filters after the volume-conducted copy of that discharge.
+    """
     kept: list[Activity] = []
-    for chan in _by_channel(acts):
-        big: Activity | None = None
-        for a in chan:
-            if big is not None and a.onset_s - big.end_s <= config.ringing_window_s \
-                    and a.peak < config.ringing_ratio * big.peak:
-                continue
-            kept.append(a)
-            if big is None or a.onset_s - big.end_s > config.ringing_window_s or a.peak > big.peak:
-                big = a
+    recent: list[Activity] = []
+    for a in sorted(acts, key=lambda a: a.onset_s):
+        recent = [b for b in recent if a.onset_s - b.end_s <= config.ringing_window_s]
+        if any(b.source == a.source and a.peak < config.ringing_ratio * b.peak for b in recent):
+            continue
+        kept.append(a)
+        recent.append(a)
     return kept
 
 
@@ -196,15 +200,10 @@ def _drop_crosstalk(acts: list[Activity], window_s: float, config: DetectorConfi
 
 
 def _is_echo(a: Activity, others: list[Activity], config: DetectorConfig) -> bool:
-    """``a`` is mostly inside (±crosstalk window) a concurrent activity on another channel 1/ratio its size."""
+    """``a`` starts during (±crosstalk window) an activity on another channel 1/ratio its size."""
     w = config.crosstalk_window_s
-    for b in others:
-        if b.channel == a.channel or b.peak * config.crosstalk_ratio <= a.peak:
-            continue
-        overlap = min(a.end_s, b.end_s + w) - max(a.onset_s, b.onset_s - w)
-        if overlap >= 0.5 * a.duration_s:
-            return True
-    return False
+    return any(b.channel != a.channel and a.peak < config.crosstalk_ratio * b.peak
+               and b.onset_s - w <= a.onset_s <= b.end_s + w for b in others)
 
 
 def _by_channel(acts: list[Activity]) -> list[list[Activity]]:

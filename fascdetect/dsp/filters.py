@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import signal
+HARMONIC_WIDTH_EXPONENT = 1
+
 
 
 def nyquist_capped(band_hz: tuple[float, float], fs_hz: float) -> tuple[float, float]:
@@ -24,16 +26,22 @@ def bandpass_sos(band_hz: tuple[float, float], fs_hz: float, order: int = 2) -> 
     return signal.butter(order, [lo, hi], btype="bandpass", fs=fs_hz, output="sos")
 
 
-def notch_sos(freqs_hz: list[float], bandwidth_hz: float, fs_hz: float) -> np.ndarray:
-    """Cascade of notches; each harmonic's width grows with its order so frequency drift stays inside."""
+def mains_stop_sos(freqs_hz: list[float], width_hz: float, fs_hz: float) -> np.ndarray:
+    """A 4th-order band-stop per mains frequency, ``width_hz`` wide at the fundamental.
+
+    A single-pole-pair notch loses most of its depth when the grid drifts a
+    few tenths of a Hz (and a harmonic drifts k times as far); a Butterworth
+    band-stop stays deep across its width, whose size grows with the
+    harmonic's order. Its ringing after large potentials is handled by the
+    detector (discharges are measured relative to their own peak).
+    """
     sections = []
     fundamental = freqs_hz[0] if freqs_hz else 1.0
     for f in freqs_hz:
-        if f >= 0.49 * fs_hz:
+        half = width_hz * (f / fundamental) ** HARMONIC_WIDTH_EXPONENT / 2
+        if f + half >= 0.49 * fs_hz:
             continue
-        q = f / (bandwidth_hz * f / fundamental)
-        b, a = signal.iirnotch(f, q, fs=fs_hz)
-        sections.append(signal.tf2sos(b, a))
+        sections.append(signal.butter(2, [f - half, f + half], btype="bandstop", fs=fs_hz, output="sos"))
     return np.vstack(sections) if sections else np.empty((0, 6))
 
 

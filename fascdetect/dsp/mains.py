@@ -24,13 +24,13 @@ def _peak_db(freqs: np.ndarray, power: np.ndarray, f_hz: float, halfwidth_hz: fl
 
 def detect_mains(x: np.ndarray, fs_hz: float, forced_hz: float | None, min_db: float,
                  max_harmonics: int) -> list[float]:
-    """Frequencies to notch: the fundamental first, then harmonics that stand out.
+    """Mains frequencies to remove: the fundamental first, then harmonics that stand out.
 
     ``x`` is channels × samples of raw EMG. The fundamental is the candidate
     with the stronger spectral peak, ±1.5 Hz around it to tolerate drift;
     when neither stands ``min_db`` above its neighbourhood nothing is
-    notched, because a notch rings after every large potential (~80 ms at a
-    4 Hz width) and would stretch clean twitches. ``forced_hz`` always notches.
+    removed, because a band-stop rings after every large potential (~0.3 s at a
+    3 Hz width). ``forced_hz`` is always removed.
     """
     n = x.shape[-1]
     if n < int(0.5 * fs_hz):
