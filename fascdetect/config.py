@@ -65,6 +65,8 @@ class DetectorConfig:
     """Envelope dips shorter than this (the zero crossing of a biphasic potential) do not split a discharge."""
     offset_fraction_of_peak: float = 0.4
     """An event ends at its last moment above this fraction of its own peak envelope (ringing after it is not it)."""
+    offset_peak_decay_s: float = 0.3
+    """That peak decays with this time constant, so sustained activity is measured against its recent level."""
     min_event_s: float = 0.002
     """Shorter excursions are noise spikes."""
     artifact_peak_uv: float = 4000.0

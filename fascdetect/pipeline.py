@@ -75,7 +75,8 @@ class _Chain:
         probe_frames = max(1, round(config.mains_probe_s / config.noise_frame_s))
         self.segmenter = Segmenter(len(lanes), frame_bins, probe_frames, floor, config.threshold_on,
                                    config.threshold_off, tail_bins=window_bins - 1,
-                                   strong_fraction=config.offset_fraction_of_peak)
+                                   strong_fraction=config.offset_fraction_of_peak,
+                                   decay_bins=config.offset_peak_decay_s / self.bin_s)
         self.origin: int | None = None
         self.next_sample: int | None = None
         self.clips = {c.label: ClipReport() for c in channels}

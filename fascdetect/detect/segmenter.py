@@ -60,9 +60,16 @@ class _Discharge:
 
 @dataclass
 class _Run:
-    """A stretch above the off-threshold; ``top`` is its largest envelope so far."""
+    """A stretch above the off-threshold.
 
-    top: float = 0.0
+    ``start`` is its first bin; ``lift`` the running max of
+    ``log(env[k]) + k / decay_bins`` over the run so far (k from the run's
+    start), from which the decaying peak follows exactly, however the run
+    was split into chunks.
+    """
+
+    start: int
+    lift: float = -np.inf
     open: _Discharge | None = None
 
 
@@ -70,17 +77,20 @@ class RunTracker:
     """Hysteresis over per-bin thresholds, carrying runs that are open at a chunk's end.
 
     Inside a run above the off-threshold, a *discharge* is a stretch where the
-    envelope is at least ``strong_fraction`` of the run's largest envelope so
-    far, and it counts only if it crosses the on-threshold. Filter ringing
-    after a large potential keeps the envelope over the off-threshold for
-    tens of ms but far below the potential itself, so it neither lengthens
-    the potential nor merges it with a second discharge (a doublet).
+    envelope is at least ``strong_fraction`` of the run's recent peak (a peak
+    hold that decays with ``decay_bins``), and it counts only if it crosses
+    the on-threshold. Filter ringing after a large potential keeps the
+    envelope over the off-threshold for tens of ms but far below the
+    potential itself, so it neither lengthens the potential nor merges it
+    with a second discharge (a doublet); the decay lets sustained activity
+    (a cramp) be measured against its recent level, not its largest spike.
     """
 
-    def __init__(self, n_lanes: int, tail_bins: int, strong_fraction: float = 0.0) -> None:
+    def __init__(self, n_lanes: int, tail_bins: int, strong_fraction: float = 0.0, decay_bins: float = np.inf) -> None:
         self.n_lanes = n_lanes
         self.tail_bins = tail_bins
         self.strong_fraction = strong_fraction
+        self.decay_bins = decay_bins
         self._open: list[_Run | None] = [None] * n_lanes
         self._last_bad = np.zeros(n_lanes, dtype=bool)
 
@@ -111,7 +121,7 @@ class RunTracker:
                 out.extend(self._close(lane, run, chunk.start, bool(chunk.bad[lane, 0])))
         for lane, s, e in zip(lanes.tolist(), starts.tolist(), ends.tolist()):
             continued = s == 0 and carried[lane] is not None
-            run = carried[lane] if continued else _Run()
+            run = carried[lane] if continued else _Run(chunk.start + s)
             # A run cut short by a clipped or gap-filled bin is not a whole event.
             bad_before = not continued and bool(chunk.bad[lane, s - 1] if s else self._last_bad[lane])
             out.extend(self._scan(lane, chunk, s, e, run, thr_on[lane], floor[lane], bad_before))
@@ -134,9 +144,13 @@ class RunTracker:
               floor: np.ndarray, bad_before: bool) -> list[Segment]:
         """Discharges inside the run's part [s, e) of this chunk."""
         env = chunk.env[lane, s:e]
-        top = np.maximum(np.maximum.accumulate(env), np.float32(run.top))
-        run.top = float(top[-1])
-        strong = (env >= self.strong_fraction * top).view(np.int8)
+        k = np.arange(chunk.start + s - run.start, chunk.start + e - run.start, dtype=np.float64) / self.decay_bins
+        with np.errstate(divide="ignore"):
+            log_env = np.log(env.astype(np.float64))
+        lift = np.maximum(np.maximum.accumulate(log_env + k), run.lift)
+        run.lift = float(lift[-1])
+        # env >= fraction * peak(n), with peak(n) = max_k env[k] * exp(-(n - k) / decay)
+        strong = (log_env >= np.log(self.strong_fraction) + lift - k).view(np.int8)
         edges = np.diff(np.concatenate(([0], strong, [0])))
         region_starts = np.flatnonzero(edges == 1).tolist()
         region_ends = np.flatnonzero(edges == -1).tolist()
@@ -182,9 +196,10 @@ class Segmenter:
     """
 
     def __init__(self, n_lanes: int, frame_bins: int, probe_frames: int, floor: RunningFloor,
-                 threshold_on: float, threshold_off: float, tail_bins: int, strong_fraction: float) -> None:
+                 threshold_on: float, threshold_off: float, tail_bins: int, strong_fraction: float,
+                 decay_bins: float) -> None:
         self.n_lanes = n_lanes
-        self.runs = RunTracker(n_lanes, tail_bins, strong_fraction)
+        self.runs = RunTracker(n_lanes, tail_bins, strong_fraction, decay_bins)
         self.frame_bins = frame_bins
         self.probe_frames = max(1, probe_frames)
         self.floor = floor
