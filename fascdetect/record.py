@@ -61,7 +61,7 @@ class Recorder:
 
     def add_events(self, events: Iterable[Event]) -> None:
         for event in events:
-            pass
+            self.writer.annotate(event.onset_s, event.duration_s, event_annotation(event))
             self.events[event.kind] += 1
 
     @property
