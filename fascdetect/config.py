@@ -75,6 +75,8 @@ class DetectorConfig:
     # --- classification ------------------------------------------------------
     twitch_max_s: float = 0.1
     """A single fasciculation potential (with the envelope's smearing) is shorter than this."""
+    acc_twitch_max_s: float = 0.35
+    """A twitch's mechanical response (damped 10-40 Hz vibration) lasts up to ~300 ms."""
     multiplet_gap_s: float = 0.11
     """Discharges repeating within this gap are one twitch (doublet/multiplet)."""
     repeat_min_ratio: float = 0.4

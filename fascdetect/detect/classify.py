@@ -98,11 +98,11 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
 
     acts = _drop_ringing(acts, config)
     emg = _drop_crosstalk([a for a in acts if a.source == "emg"], config.crosstalk_window_s, config)
-    emg_events = [e for ch in _by_channel(emg) for e in _classify_channel(ch, config)]
+    emg_events = [e for ch in _by_channel(emg) for e in _classify_channel(ch, config, config.twitch_max_s)]
     acc = [a for a in acts if a.source == "acc"]
     emg_events = [_confirm(e, acc, config) for e in emg_events]
     acc_only = _drop_crosstalk([a for a in acc if a.region not in emg_regions], config.acc_crosstalk_window_s, config)
-    acc_events = [e for ch in _by_channel(acc_only) for e in _classify_channel(ch, config)]
+    acc_events = [e for ch in _by_channel(acc_only) for e in _classify_channel(ch, config, config.acc_twitch_max_s)]
     return sorted(events + emg_events + acc_events, key=lambda e: (e.onset_s, e.channel))
 
 
@@ -223,7 +223,7 @@ def _chain(items: list[list[Activity]], gap_s: float) -> list[list[Activity]]:
     return out
 
 
-def _classify_channel(acts: list[Activity], config: DetectorConfig) -> list[Event]:
+def _classify_channel(acts: list[Activity], config: DetectorConfig, twitch_max_s: float) -> list[Event]:
     clusters = _chain([[a] for a in acts], config.multiplet_gap_s)
     out: list[Event] = []
     for span in _chain(clusters, config.cramp_merge_gap_s):
@@ -236,7 +236,7 @@ def _classify_channel(acts: list[Activity], config: DetectorConfig) -> list[Even
         for cluster in _chain([[a] for a in span], config.multiplet_gap_s):
             top = max(a.peak for a in cluster)
             cluster = [a for a in cluster if a.peak >= config.repeat_min_ratio * top]
-            brief = all(a.duration_s <= config.twitch_max_s for a in cluster)
+            brief = all(a.duration_s <= twitch_max_s for a in cluster)
             if brief and len(cluster) <= config.multiplet_max:
                 out.append(_event("twitch", cluster, _repeat_flags(len(cluster))))
             else:

@@ -89,7 +89,7 @@ class RunTracker:
     def __init__(self, n_lanes: int, tail_bins: int, strong_fraction: float = 0.0, decay_bins: float = np.inf) -> None:
         self.n_lanes = n_lanes
         self.tail_bins = tail_bins
-        self.strong_fraction = strong_fraction
+        self._log_fraction = np.log(strong_fraction) if strong_fraction > 0 else -np.inf
         self.decay_bins = decay_bins
         self._open: list[_Run | None] = [None] * n_lanes
         self._last_bad = np.zeros(n_lanes, dtype=bool)
@@ -150,7 +150,7 @@ class RunTracker:
         lift = np.maximum(np.maximum.accumulate(log_env + k), run.lift)
         run.lift = float(lift[-1])
         # env >= fraction * peak(n), with peak(n) = max_k env[k] * exp(-(n - k) / decay)
-        strong = (log_env >= np.log(self.strong_fraction) + lift - k).view(np.int8)
+        strong = (log_env >= self._log_fraction + lift - k).view(np.int8)
         edges = np.diff(np.concatenate(([0], strong, [0])))
         region_starts = np.flatnonzero(edges == 1).tolist()
         region_ends = np.flatnonzero(edges == -1).tolist()
