@@ -79,8 +79,8 @@ class DetectorConfig:
     """A twitch's mechanical response (damped 10-40 Hz vibration) lasts up to ~300 ms."""
     multiplet_gap_s: float = 0.11
     """Discharges repeating within this gap are one twitch (doublet/multiplet)."""
-    repeat_min_ratio: float = 0.4
-    """A repeat smaller than this fraction of the cluster's largest discharge is ringing or noise, not a doublet."""
+    repeat_min_ratio: float = 0.6
+    """A repeat smaller than this fraction of the cluster's largest discharge is ringing, not a doublet (one unit firing twice repeats its own size)."""
     multiplet_max: int = 4
     """More discharges than this in one cluster make a burst, not a multiplet."""
     cramp_min_s: float = 3.0

@@ -13,7 +13,7 @@ from fascdetect.io.annotate import write_annotated_copy
 from fascdetect.regions import NO_MONTAGE, Montage
 
 # Recordings shorter than this finish before a progress bar would help.
-PROGRESS_MIN_S = 180.0
+PROGRESS_MIN_S = 300.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
