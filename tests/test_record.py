@@ -9,6 +9,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime
@@ -23,6 +24,7 @@ from fascdetect.cli import main
 from fascdetect.errors import DeviceError
 from fascdetect.io.annotate import event_annotation
 from fascdetect.io.edf_read import EdfSource, read_layout
+from fascdetect.io.edf_write import EdfWriter
 from fascdetect.model import Block, Channel
 from fascdetect.pipeline import Pipeline, run_all
 from fascdetect.record import Recorder, record
@@ -247,3 +249,54 @@ def test_device_failure_leaves_the_file_closed_and_readable(tmp_path: Path) -> N
     edf.close()
     np.testing.assert_allclose(data[1000.0], source.emg[:, :3000], atol=10_000 / 65535)
     assert ("gap" in {t for _, _, t in annotations})
+
+
+class StalledSource(LossySource):
+    """Delivers 1.5 s, then waits for data that never comes (a wearable out of range)."""
+
+    def blocks(self) -> Iterator[Block]:
+        for block in super().blocks():
+            if block.start / block.fs_hz >= 1.5:
+                time.sleep(60)
+            yield block
+
+
+def test_stop_signal_interrupts_the_wait_for_a_stalled_source(tmp_path: Path) -> None:
+    from fascdetect.commands.record import _StopSignals
+
+    path = tmp_path / "stalled.edf"
+    source = StalledSource(4.0)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    t0 = time.monotonic()
+    with _StopSignals() as stop, Recorder(path, source.channels, source.start) as recorder:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            record(source, recorder, Pipeline(source.channels), should_stop=stop.requested, waiting=stop.waiting)
+    timer.join()
+    assert stop.received == "SIGTERM"
+    assert time.monotonic() - t0 < 30  # interrupted, not waited out
+    layout = read_layout(path)
+    assert layout.declared_records == layout.complete_records == 1
+
+
+def test_records_a_replayed_recording_sample_for_sample(tmp_path: Path) -> None:
+    original = tmp_path / "night.edf"
+    gen = Generator(SCENARIO, 2, duration_s=12.0)
+    with EdfWriter(original, gen.channels, datetime(2026, 5, 6, 23, 0, 0)) as writer:
+        for block in gen.blocks(1.0):
+            writer.write(block)
+    copy = tmp_path / "copy.edf"
+    assert main(["record", "--source", f"replay:{original}@max", "--out", str(copy), "--status-every", "0"]) == 0
+    readers = [pyedflib.EdfReader(str(p)) for p in (original, copy)]
+    try:
+        for i in range(readers[0].signals_in_file):
+            np.testing.assert_array_equal(readers[1].readSignal(i, digital=True), readers[0].readSignal(i, digital=True))
+        assert readers[1].getStartdatetime() == readers[0].getStartdatetime()
+    finally:
+        for reader in readers:
+            reader.close()
+    with EdfSource(original) as source:
+        expected = sorted((round(e.onset_s, 6), event_annotation(e)) for e in run_all(source.blocks(), source.channels))
+    source, _, annotations = read_back(copy)
+    source.close()
+    assert expected and sorted((round(o, 6), t) for o, _, t in annotations) == expected
