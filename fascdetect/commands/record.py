@@ -16,7 +16,13 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Iterator
 
+from fascdetect.commands._sources import open_cli_source
+from fascdetect.commands.simulate import parse_duration
+from fascdetect.config import DetectorConfig
 from fascdetect.errors import InputError
+from fascdetect.pipeline import Pipeline
+from fascdetect.record import Recorder, record
+from fascdetect.regions import NO_MONTAGE, Montage
 from fascdetect.sources.spec import SPEC_FORMS
 
 STATUS_EVERY_S = 10.0
@@ -94,7 +100,7 @@ class _Status:
         self._tty = sys.stderr.isatty()
         self._shown = False
 
-    def __call__(self, recorder) -> None:
+    def __call__(self, recorder: Recorder) -> None:
         if self.every_s <= 0 or time.monotonic() < self._next:
             return
         self._next = time.monotonic() + self.every_s
@@ -115,13 +121,6 @@ def _hms(seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fascdetect.commands._sources import open_cli_source
-    from fascdetect.commands.simulate import parse_duration
-    from fascdetect.config import DetectorConfig
-    from fascdetect.pipeline import Pipeline
-    from fascdetect.record import Recorder, record
-    from fascdetect.regions import NO_MONTAGE, Montage
-
     config = DetectorConfig().with_overrides(args.set)
     limit_s = parse_duration(args.duration) if args.duration else None
     if args.status_every < 0:

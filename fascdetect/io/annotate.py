@@ -30,8 +30,8 @@ from fascdetect.io.edf_write import DEFAULT_ANNOTATION_CHARS, EdfWriter, encode_
 from fascdetect.model import Channel, Event
 from fascdetect.regions import NO_MONTAGE, Montage
 
-CHUNK_RECORDS = 256
-"""Records copied per read: a few MB at most, whatever the file's length."""
+CHUNK_BYTES = 8 << 20
+"""Data copied per read (whole records, at least one): memory stays flat whatever the file's length."""
 
 _COLUMNS = (16, 80, 8, 8, 8, 8, 8, 80, 8, 32)  # per-signal header fields, stored column by column
 _SPR_COLUMN = 8
@@ -69,6 +69,8 @@ def write_annotated_copy(path: str | Path, out: str | Path, events: Iterable[Eve
         if path.is_file() and is_edf(path):
             with os.fdopen(fd, "wb") as dst:
                 _copy_edf(path, dst, notes)
+                dst.flush()
+                os.fsync(dst.fileno())
         else:
             os.close(fd)
             _convert(path, Path(tmp), notes, montage)
@@ -105,8 +107,9 @@ def _copy_edf(path: Path, dst: BinaryIO, notes: Sequence[Note]) -> None:
         at = edges[ann] if ann is not None else edges[-1]  # where the annotation slot starts in a record
         rest = edges[ann + 1] if ann is not None else edges[-1]
         queue = list(zip(homes, tals))[::-1]  # pop() takes the earliest
-        for first in range(0, n_records, CHUNK_RECORDS):
-            k = min(CHUNK_RECORDS, n_records - first)
+        per_chunk = max(1, CHUNK_BYTES // layout.record_bytes)
+        for first in range(0, n_records, per_chunk):
+            k = min(per_chunk, n_records - first)
             src.seek(layout.header_bytes + first * layout.record_bytes)
             raw = np.fromfile(src, np.uint8, k * layout.record_bytes)
             if raw.size < k * layout.record_bytes:
