@@ -119,7 +119,11 @@ class RunTracker:
             if run is not None and not above[lane, 0]:
                 # The carried run ended right at the chunk boundary.
                 out.extend(self._close(lane, run, chunk.start, bool(chunk.bad[lane, 0])))
-        for lane, s, e in zip(lanes.tolist(), starts.tolist(), ends.tolist()):
+        # Most runs are noise brushing the off-threshold; one that never reaches
+        # the on-threshold, and neither comes from nor goes into another chunk,
+        # holds no discharge and is skipped without a closer look.
+        keep = (starts == 0) | (ends == nb) | _reaches(chunk.env > thr_on, lanes, starts, ends)
+        for lane, s, e in zip(lanes[keep].tolist(), starts[keep].tolist(), ends[keep].tolist()):
             continued = s == 0 and carried[lane] is not None
             run = carried[lane] if continued else _Run(chunk.start + s)
             # A run cut short by a clipped or gap-filled bin is not a whole event.
@@ -186,6 +190,18 @@ class RunTracker:
         # The trailing moving-average window keeps the envelope up after the activity stops.
         end = max(d.start + 1, end - self.tail_bins)
         return [Segment(lane, d.start, end, d.peak, d.peak_bin, d.env_sum / d.n, d.env_max / d.floor, d.bad)]
+
+
+def _reaches(mask: np.ndarray, lanes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """For each run [start, end) of its lane, whether ``mask`` is set anywhere in it (one reduceat for all)."""
+    if lanes.size == 0:
+        return np.zeros(0, dtype=bool)
+    nb = mask.shape[1]
+    idx = np.empty(2 * lanes.size, dtype=np.int64)
+    idx[0::2] = lanes * nb + starts
+    idx[1::2] = lanes * nb + ends
+    flat = np.append(mask.ravel().view(np.int8), np.int8(0))  # the pad keeps an index == size in range
+    return np.maximum.reduceat(flat, idx)[0::2].astype(bool)
 
 
 class Segmenter:
