@@ -1,0 +1,129 @@
+"""End to end with real bleak against the stand-in BlueZ on a private dbus-daemon.
+
+Each test starts its own dbus-daemon (ended by PID in the fixture). The
+device streams faster than real time (``speed``), which changes only the
+pacing, never the samples.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fascdetect import protocol
+from fascdetect.sources import Source
+from fascdetect.sources.ble import BleOptions, BleSource
+from firmware_sim.bluez import LinkFaults, start_private_bluez
+from firmware_sim.scenarios import SimMontage
+
+MONTAGE = SimMontage(emg_regions=("AbH", "FDB", "ADM", "PER"), acc_regions=("ADM",), acc_fs_hz=100)
+"""8 EMG channels at 2 kHz (both feet, four regions) and 6 ACC channels at 100 Hz."""
+
+
+@pytest.fixture
+def bluez(monkeypatch):
+    handles = []
+
+    def start(**kwargs):
+        handle = start_private_bluez("rest", seed=11, montage=MONTAGE, **kwargs)
+        handles.append(handle)
+        for key, value in handle.env.items():
+            monkeypatch.setenv(key, value)
+        return handle
+
+    yield start
+    for handle in handles:
+        handle.stop()
+
+
+def _collect(source: BleSource) -> dict[float, tuple[int, np.ndarray, np.ndarray]]:
+    """Per rate: (first index, samples channels × n, gap mask) from the blocks, checking contiguity."""
+    parts: dict[float, list] = {}
+    for block in source.blocks():
+        prev = parts.setdefault(block.fs_hz, [])
+        if prev:
+            assert block.start == prev[-1].end, "blocks are contiguous: nothing duplicated or shifted"
+        prev.append(block)
+    out = {}
+    for fs, blocks in parts.items():
+        data = np.concatenate([b.data for b in blocks], axis=1)
+        gap = np.concatenate([np.zeros(b.n, bool) if b.gap is None else b.gap for b in blocks])
+        out[fs] = (blocks[0].start, data, gap)
+    return out
+
+
+def _expected(record, group: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The device's samples in physical units and its own account of what never reached the air."""
+    counts = record.counts[group][:n]
+    missing = np.ones(len(record.counts[group]), bool)
+    fr_per = max(1, (protocol.MAX_PAYLOAD_BYTES - protocol.HEADER_BYTES) // 2 // counts.shape[1])
+    for g, frame, _ in record.delivered:
+        if g == group:
+            missing[frame : frame + fr_per] = False
+    return protocol.to_physical(counts.T, record.lsb[group]), missing[:n]
+
+
+def test_sixty_seconds_arrive_bit_exact(bluez):
+    handle = bluez(duration_s=60.0, speed=0)
+    source = BleSource.open(address=handle.address, options=BleOptions(scan_timeout_s=5))
+    assert isinstance(source, Source)
+    assert len(source.channels) == 14 and {ch.fs_hz for ch in source.channels} == {2000.0, 100.0}
+    assert handle.wait_finished(timeout=120)
+    source.close()
+    got = _collect(source)
+    record = handle.record()
+    assert record.status.sent > 60 * 140
+    for group, fs in enumerate((2000.0, 100.0)):
+        start, data, gap = got[fs]
+        assert start == 0
+        assert data.shape[1] == 60 * fs, "every sample of the minute arrived"
+        expected, _ = _expected(record, group, data.shape[1])
+        assert not gap.any()
+        np.testing.assert_array_equal(data, expected)
+    assert source.stats.duplicates == 0 and not source.stats.drops
+    assert source.battery_pct is not None
+
+
+def test_loss_and_a_mid_stream_disconnect_become_exact_gaps(bluez):
+    faults = LinkFaults(loss=0.01, burst_enter=0.005, burst_exit=0.3, duplicate=0.01, reorder=0.02,
+                        disconnect_at_s=(12.0,), outage_s=2.0, seed=4)
+    handle = bluez(duration_s=30.0, speed=10, faults=faults)
+    source = BleSource.open(address=handle.address, options=BleOptions(scan_timeout_s=5, backoff_first_s=0.05, backoff_max_s=0.2))
+    assert handle.wait_finished(timeout=60)
+    source.close()
+    got = _collect(source)
+    record = handle.record()
+    assert record.status.connects == 2 and len(record.status.drops) == 1
+    assert len(source.outages) == 1 and source.outages[0].duration_s is not None
+    for group, fs in enumerate((2000.0, 100.0)):
+        start, data, gap = got[fs]
+        expected, missing = _expected(record, group, data.shape[1])
+        np.testing.assert_array_equal(gap, missing), "the gap mask is exactly what never reached the air"
+        np.testing.assert_array_equal(data[:, ~gap], expected[:, ~gap])
+        assert not data[:, gap].any()
+        # the outage: a run of at least its length, reported with its sample count
+        lost = source.outages[0].lost_samples[fs]
+        assert lost >= 2.0 * fs * 0.9
+        assert gap.sum() >= lost
+    assert source.stats.duplicates > 0
+
+
+def test_a_refused_connection_is_retried(bluez):
+    handle = bluez(duration_s=2.0, speed=4, faults=LinkFaults(refuse_connects=2))
+    source = BleSource.open(address=handle.address, options=BleOptions(scan_timeout_s=5, backoff_first_s=0.05))
+    assert handle.wait_finished(timeout=30)
+    source.close()
+    got = _collect(source)
+    assert handle.record().status.refused == 2
+    assert got[2000.0][1].shape[1] == 2 * 2000
+
+
+def test_acquire_notify_streams_the_same_samples(bluez):
+    handle = bluez(duration_s=3.0, speed=0)
+    source = BleSource.open(address=handle.address, options=BleOptions(scan_timeout_s=5, use_acquire_notify=True))
+    assert handle.wait_finished(timeout=30)
+    source.close()
+    got = _collect(source)
+    record = handle.record()
+    expected, _ = _expected(record, 0, 3 * 2000)
+    np.testing.assert_array_equal(got[2000.0][1], expected)
