@@ -10,7 +10,6 @@ keeps every event it had reported.
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -23,8 +22,6 @@ from fascdetect.io.edf_write import EdfWriter
 from fascdetect.model import Block, Channel, Event
 from fascdetect.pipeline import Pipeline
 from fascdetect.sources import Source
-
-log = logging.getLogger(__name__)
 
 
 class Recorder:
@@ -41,6 +38,7 @@ class Recorder:
         self.limit_s = limit_s
         self._end = {c.fs_hz: 0 for c in channels}  # next sample index per rate group
         self.events: Counter[str] = Counter()
+        """Events annotated so far, by kind."""
         self.gap_s = 0.0
         """Seconds filled in for lost data, counted on one rate group (every group reports the same loss)."""
         self._gap_rate_hz = channels[0].fs_hz

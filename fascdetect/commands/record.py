@@ -123,6 +123,8 @@ def _hms(seconds: float) -> str:
 def run(args: argparse.Namespace) -> int:
     config = DetectorConfig().with_overrides(args.set)
     limit_s = parse_duration(args.duration) if args.duration else None
+    if limit_s is not None and not limit_s.is_integer():
+        raise InputError(f"duration {args.duration!r} must be whole seconds (EDF data records are 1 s)")
     if args.status_every < 0:
         raise InputError(f"--status-every must be 0 or more seconds, not {args.status_every:g}")
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
