@@ -109,6 +109,8 @@ def test_refuses_to_overwrite_and_bad_arguments(tmp_path: Path, capsys: pytest.C
     assert "cannot read duration 'soon'" in capsys.readouterr().err
     assert main(["record", "--source", "sim@max", "--out", str(tmp_path / "y.edf"), "--duration", "2.5s"]) == 2
     assert "must be whole seconds" in capsys.readouterr().err
+    assert main(["record", "--source", "sim@max", "--out", str(tmp_path / "y.edf")]) == 2
+    assert "give --duration" in capsys.readouterr().err
     assert not (tmp_path / "x.edf").exists() and not (tmp_path / "y.edf").exists()
 
 

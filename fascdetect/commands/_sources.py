@@ -10,7 +10,7 @@ from datetime import datetime
 
 from fascdetect.regions import NO_MONTAGE, Montage
 from fascdetect.sources import Source
-from fascdetect.sources.spec import open_source
+from fascdetect.sources.spec import SourceSpec, open_source
 
 DEFAULT_SCENARIO = "rest"
 SIM_SEED = 0
@@ -26,6 +26,6 @@ def simulated_wearable(scenario: str | None) -> Source:
     return Generator(chosen, SIM_SEED)
 
 
-def open_cli_source(spec: str, montage: Montage = NO_MONTAGE) -> Source:
+def open_cli_source(spec: str | SourceSpec, montage: Montage = NO_MONTAGE) -> Source:
     """The Source a ``--source`` argument names (see ``fascdetect.sources.spec.SPEC_FORMS``)."""
     return open_source(spec, simulator=simulated_wearable, montage=montage)

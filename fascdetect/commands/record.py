@@ -23,7 +23,7 @@ from fascdetect.errors import InputError
 from fascdetect.pipeline import Pipeline
 from fascdetect.record import Recorder, record
 from fascdetect.regions import NO_MONTAGE, Montage
-from fascdetect.sources.spec import SPEC_FORMS
+from fascdetect.sources.spec import SPEC_FORMS, parse_source_spec
 
 STATUS_EVERY_S = 10.0
 
@@ -127,8 +127,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"duration {args.duration!r} must be whole seconds (EDF data records are 1 s)")
     if args.status_every < 0:
         raise InputError(f"--status-every must be 0 or more seconds, not {args.status_every:g}")
+    spec = parse_source_spec(args.source)
+    if spec.kind == "sim" and spec.speed is None and limit_s is None:
+        raise InputError("the simulator at max speed never ends and would fill the disk; give --duration")
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
-    source = open_cli_source(args.source, montage)
+    source = open_cli_source(spec, montage)
     status = _Status(args.status_every)
     try:
         pipeline = None if args.no_detect else Pipeline(source.channels, config)
