@@ -146,7 +146,7 @@ def test_sigkill_leaves_every_complete_record_and_annotation(tmp_path: Path) -> 
         reported = wait_for_events(child, 3)
     finally:
         child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
+        child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL
     layout = read_layout(path)
     n = layout.complete_records
