@@ -274,9 +274,11 @@ def test_stop_signal_interrupts_the_wait_for_a_stalled_source(tmp_path: Path) ->
     t0 = time.monotonic()
     with _StopSignals() as stop, Recorder(path, source.channels, source.start) as recorder:
         timer.start()
-        with pytest.raises(KeyboardInterrupt):
-            record(source, recorder, Pipeline(source.channels), should_stop=stop.requested, waiting=stop.waiting)
-    timer.join()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                record(source, recorder, Pipeline(source.channels), should_stop=stop.requested, waiting=stop.waiting)
+        finally:
+            timer.cancel()  # never let a late SIGTERM reach pytest after our handler is gone
     assert stop.received == "SIGTERM"
     assert time.monotonic() - t0 < 30  # interrupted, not waited out
     layout = read_layout(path)
