@@ -195,3 +195,31 @@ def test_mne_reads_the_annotated_copy(tmp_path: Path) -> None:
     for e in events:
         assert got[(round(e.onset_s, 6), e.kind, (e.channel,))] >= 1
     assert sum(got.values()) == len(annotations(original)) + len(events)
+
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+MONTAGES = Path(__file__).resolve().parents[1] / "docs" / "montages"
+
+
+@pytest.mark.parametrize("name, montage", [
+    ("physionet_emgdb/emg_neuropathy.hea", "physionet_emgdb"),
+    ("walking_leg_emg/ID0012_TW_01_raw_emg.csv", "walking_leg_emg"),
+    ("shank_acc_fog/S03R02.txt", "daphnet_fog"),
+])
+def test_third_party_recordings_convert_with_their_events(tmp_path: Path, name: str, montage: str) -> None:
+    if not SHARED.is_dir():
+        pytest.skip(f"third-party recordings not present at {SHARED}")
+    from fascdetect.regions import Montage
+
+    mapping = Montage.load(MONTAGES / f"{montage}.toml")
+    source = open_recording(SHARED / name, mapping)
+    try:
+        result = analyze(source)
+    finally:
+        source.close()
+    out = tmp_path / "converted.edf"
+    write_annotated_copy(SHARED / name, out, result.events, mapping)
+    assert annotations(out) == sorted(as_notes(result.events))
+    with EdfSource(out, mapping) as copy:
+        assert [c.label for c in copy.channels] == [c["label"] for c in result.channels]
+        assert result.duration_s - 1 < copy.duration_s <= result.duration_s  # whole data records only
