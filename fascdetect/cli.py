@@ -15,7 +15,7 @@ import sys
 from fascdetect import __version__
 from fascdetect.errors import FascdetectError
 
-COMMANDS = ("analyze", "simulate", "record")
+COMMANDS = ("analyze", "simulate", "record", "monitor", "scan")
 
 
 def build_parser() -> argparse.ArgumentParser:

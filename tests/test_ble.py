@@ -7,13 +7,16 @@ pacing, never the samples.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from fascdetect import protocol
 from fascdetect.sources import Source
 from fascdetect.sources.ble import BleOptions, BleSource
-from firmware_sim.bluez import LinkFaults, start_private_bluez
+from fascdetect.errors import DeviceError
+from firmware_sim.bluez import DeviceConfig, LinkFaults, start_private_bluez
 from firmware_sim.scenarios import SimMontage
 
 MONTAGE = SimMontage(emg_regions=("AbH", "FDB", "ADM", "PER"), acc_regions=("ADM",), acc_fs_hz=100)
@@ -34,6 +37,19 @@ def bluez(monkeypatch):
     yield start
     for handle in handles:
         handle.stop()
+
+
+def _finish(handle, source: BleSource, timeout_s: float) -> None:
+    """Wait for the device to send its last packet and the source to take it in, then close the source."""
+    assert handle.wait_finished(timeout=timeout_s)
+    seen, deadline = -1, time.monotonic() + 10
+    while time.monotonic() < deadline:
+        count = source.stats.packets + source.stats.duplicates + source.stats.late
+        if count == seen:
+            break
+        seen = count
+        time.sleep(0.3)
+    source.close()
 
 
 def _collect(source: BleSource) -> dict[float, tuple[int, np.ndarray, np.ndarray]]:
@@ -65,11 +81,10 @@ def _expected(record, group: int, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_sixty_seconds_arrive_bit_exact(bluez):
     handle = bluez(duration_s=60.0, speed=0)
-    source = BleSource.open(address=handle.address, options=BleOptions(scan_timeout_s=5))
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5))
     assert isinstance(source, Source)
     assert len(source.channels) == 14 and {ch.fs_hz for ch in source.channels} == {2000.0, 100.0}
-    assert handle.wait_finished(timeout=120)
-    source.close()
+    _finish(handle, source, 120)
     got = _collect(source)
     record = handle.record()
     assert record.status.sent > 60 * 140
@@ -88,9 +103,8 @@ def test_loss_and_a_mid_stream_disconnect_become_exact_gaps(bluez):
     faults = LinkFaults(loss=0.01, burst_enter=0.005, burst_exit=0.3, duplicate=0.01, reorder=0.02,
                         disconnect_at_s=(12.0,), outage_s=2.0, seed=4)
     handle = bluez(duration_s=30.0, speed=10, faults=faults)
-    source = BleSource.open(address=handle.address, options=BleOptions(scan_timeout_s=5, backoff_first_s=0.05, backoff_max_s=0.2))
-    assert handle.wait_finished(timeout=60)
-    source.close()
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5, backoff_first_s=0.05, backoff_max_s=0.2))
+    _finish(handle, source, 60)
     got = _collect(source)
     record = handle.record()
     assert record.status.connects == 2 and len(record.status.drops) == 1
@@ -110,9 +124,8 @@ def test_loss_and_a_mid_stream_disconnect_become_exact_gaps(bluez):
 
 def test_a_refused_connection_is_retried(bluez):
     handle = bluez(duration_s=2.0, speed=4, faults=LinkFaults(refuse_connects=2))
-    source = BleSource.open(address=handle.address, options=BleOptions(scan_timeout_s=5, backoff_first_s=0.05))
-    assert handle.wait_finished(timeout=30)
-    source.close()
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5, backoff_first_s=0.05))
+    _finish(handle, source, 30)
     got = _collect(source)
     assert handle.record().status.refused == 2
     assert got[2000.0][1].shape[1] == 2 * 2000
@@ -120,10 +133,39 @@ def test_a_refused_connection_is_retried(bluez):
 
 def test_acquire_notify_streams_the_same_samples(bluez):
     handle = bluez(duration_s=3.0, speed=0)
-    source = BleSource.open(address=handle.address, options=BleOptions(scan_timeout_s=5, use_acquire_notify=True))
-    assert handle.wait_finished(timeout=30)
-    source.close()
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5, use_acquire_notify=True))
+    _finish(handle, source, 30)
     got = _collect(source)
     record = handle.record()
     expected, _ = _expected(record, 0, 3 * 2000)
     np.testing.assert_array_equal(got[2000.0][1], expected)
+
+
+def test_scan_command_lists_the_wearable(bluez, capsys):
+    from fascdetect.cli import main
+
+    handle = bluez(duration_s=1.0, config=DeviceConfig(name="FascSense-7", battery_pct=87.0))
+    assert main(["scan", "--timeout", "0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["NAME", "ADDRESS", "RSSI", "BATTERY"]
+    name, address, rssi, _dbm, battery = lines[1].split()
+    assert (name, address, battery) == ("FascSense-7", handle.address, "87%")
+    assert -100 < int(rssi) < 0
+
+
+def test_a_missing_device_is_a_clear_error(bluez):
+    bluez(duration_s=1.0)
+    with pytest.raises(DeviceError, match="no fascdetect wearable found"):
+        BleSource("Someone-Else", BleOptions(scan_timeout_s=0.5, connect_timeout_s=0.5))
+
+
+def test_closing_mid_stream_stops_the_device_and_ends_the_blocks(bluez):
+    handle = bluez(duration_s=None, speed=2)
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5))
+    blocks = source.blocks()
+    first = [next(blocks) for _ in range(5)]
+    source.close()
+    rest = list(blocks)
+    assert all(b.gap is None for b in first + rest)
+    assert not handle.peripheral.device.connected
+    assert not handle.peripheral.streaming, "the device got STOP"

@@ -19,9 +19,10 @@ import asyncio
 import logging
 import queue
 import random
+import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import AsyncIterator, Iterator
 
@@ -36,6 +37,10 @@ from fascdetect.sources.sequence import ClockTracker, Frames, GroupTracker, Stre
 log = logging.getLogger(__name__)
 
 ERROR_IN_PROGRESS = "org.bluez.Error.InProgress"
+
+
+class LayoutChanged(DeviceError):
+    """The device's description changed across a reconnect: the stream cannot be resumed."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,17 @@ def _matches(name: str | None, address: str, adv_uuids: list[str], options: BleO
     return not options.name or (name or "") == options.name
 
 
+_ADDRESS = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+def _with_target(options: BleOptions, target: str | None) -> BleOptions:
+    """Options narrowed to ``target``: an address if it looks like one, else a device name."""
+    if not target:
+        return options
+    key = "address" if _ADDRESS.match(target.strip()) else "name"
+    return replace(options, **{key: target.strip()})
+
+
 def _battery_from_adv(service_data: dict[str, bytes]) -> int | None:
     value = service_data.get(protocol.BATTERY_SERVICE_UUID)
     return int(value[0]) if value else None
@@ -95,8 +111,8 @@ async def scan(timeout_s: float = 5.0, options: BleOptions = BleOptions()) -> li
 
     try:
         found = await BleakScanner.discover(timeout=timeout_s, service_uuids=[protocol.SERVICE_UUID], return_adv=True)
-    except BleakError as exc:
-        raise DeviceError(f"cannot scan for Bluetooth devices: {exc}") from None
+    except (BleakError, OSError, EOFError) as exc:
+        raise DeviceError(f"cannot scan for Bluetooth devices (is BlueZ running and Bluetooth on?): {exc}") from None
     out = [
         FoundDevice(dev.name, dev.address, adv.rssi, _battery_from_adv(adv.service_data))
         for dev, adv in found.values()
@@ -106,12 +122,44 @@ async def scan(timeout_s: float = 5.0, options: BleOptions = BleOptions()) -> li
 
 
 class BleSource:
-    """A Source reading the wearable live. Build it with ``BleSource.open(...)`` or ``await BleSource.aopen(...)``."""
+    """A Source reading the wearable live. ``BleSource(target)`` connects before it returns; ``await BleSource.aopen(target)`` is the same inside an event loop."""
 
     duration_s: float | None = None
     skipped: tuple[tuple[str, str], ...] = ()
 
-    def __init__(self, options: BleOptions = BleOptions()) -> None:
+    def __init__(self, target: str | None = None, options: BleOptions | None = None) -> None:
+        """Connect now and start streaming, with the event loop in a background thread (for the CLI and GUI).
+
+        ``target`` is a device address (``AA:BB:CC:DD:EE:FF``) or name; None
+        takes the first compatible device found. Raises DeviceError when no
+        device can be found or connected within the options' time-outs.
+        """
+        self._setup(_with_target(options or BleOptions(), target))
+        opened: queue.Queue = queue.Queue()
+        loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._start())
+            except BaseException as exc:  # handed to the opening thread
+                opened.put(exc)
+                loop.close()
+                return
+            opened.put(None)
+            loop.run_until_complete(self._pump())
+            loop.close()
+
+        self._loop = loop
+        self._sync_queue = queue.Queue()
+        self._thread = threading.Thread(target=run, name="ble-source", daemon=True)
+        self._thread.start()
+        failure = opened.get()
+        if failure is not None:
+            self._thread.join()
+            raise failure
+
+    def _setup(self, options: BleOptions) -> None:
         self.options = options
         self.description: DeviceDescription | None = None
         self.channels: tuple[Channel, ...] = ()
@@ -139,12 +187,10 @@ class BleSource:
 
     # ------------------------------------------------------------------ async
     @classmethod
-    async def aopen(cls, address: str | None = None, name: str | None = None, options: BleOptions | None = None) -> "BleSource":
-        """Find, connect, read the description and start streaming; channels are known on return."""
-        options = options or BleOptions()
-        if address or name:
-            options = BleOptions(**{**vars(options), "address": address or options.address, "name": name or options.name})
-        source = cls(options)
+    async def aopen(cls, target: str | None = None, options: BleOptions | None = None) -> "BleSource":
+        """Find, connect, read the description and start streaming in the running loop; channels are known on return."""
+        source = cls.__new__(cls)
+        source._setup(_with_target(options or BleOptions(), target))
         await source._start()
         return source
 
@@ -171,38 +217,10 @@ class BleSource:
         return self.clock.drift_ppm
 
     # ------------------------------------------------------------------- sync
-    @classmethod
-    def open(cls, address: str | None = None, name: str | None = None, options: BleOptions | None = None) -> "BleSource":
-        """Like ``aopen``, with the event loop in a background thread (for the CLI and GUI)."""
-        opened: queue.Queue = queue.Queue()
-        loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                source = loop.run_until_complete(cls.aopen(address, name, options))
-            except BaseException as exc:  # handed to the opening thread
-                opened.put(exc)
-                loop.close()
-                return
-            source._loop = loop
-            source._sync_queue = queue.Queue()
-            opened.put(source)
-            loop.run_until_complete(source._pump())
-            loop.close()
-
-        thread = threading.Thread(target=run, name="ble-source", daemon=True)
-        thread.start()
-        result = opened.get()
-        if isinstance(result, BaseException):
-            raise result
-        result._thread = thread
-        return result
-
     def blocks(self) -> Iterator[Block]:
         """Blocks until close() (or the link is given up); Ctrl-C closes the source cleanly."""
         if self._sync_queue is None:
-            raise DeviceError("BleSource.blocks() needs a source made with BleSource.open()")
+            raise DeviceError("BleSource.blocks() is for a source made with BleSource(...); use ablocks() after aopen()")
         try:
             while True:
                 try:
@@ -271,7 +289,11 @@ class BleSource:
                     self._ble_device = await self._find()
                 await self._connect_once()
                 return attempts
-            except (BleakError, TimeoutError, OSError, EOFError) as exc:
+            except (BleakError, TimeoutError, OSError, EOFError, DeviceError) as exc:
+                # Not finding the device is final when first connecting (the user is waiting);
+                # after a link loss it is expected (out of range) and retried.
+                if isinstance(exc, DeviceError) and (self.description is None or isinstance(exc, LayoutChanged)):
+                    raise
                 if isinstance(exc, BleakDeviceNotFoundError):
                     self._ble_device = None
                 if deadline is not None and time.monotonic() + delay > deadline:
@@ -320,7 +342,7 @@ class BleSource:
             self._held = [[] for _ in self._groups]
             self._last_end = [None] * len(self._groups)
         elif description != self.description:
-            raise DeviceError("the wearable came back with a different channel layout; start a new recording")
+            raise LayoutChanged("the wearable came back with a different channel layout; start a new recording")
 
     async def _hold_link(self) -> None:
         """Reconnect after every link loss until closed or given up; then flush and end the block stream."""

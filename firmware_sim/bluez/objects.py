@@ -6,9 +6,12 @@ callbacks. No ``from __future__ import annotations`` here: dbus-fast reads
 the D-Bus signatures from the annotations as written.
 """
 
+import array
 import asyncio
+import fcntl
 import logging
 import socket
+import termios
 from typing import Any, Awaitable, Callable
 
 from dbus_fast import DBusError, PropertyAccess, Variant
@@ -274,6 +277,18 @@ class GattCharacteristic(ServiceInterface):
                 self.release()
         elif self.notifying:
             self.emit_properties_changed({"Value": data})
+
+    async def drained(self) -> None:
+        """Wait until the client has read every datagram sent on the AcquireNotify socket."""
+        pending = array.array("i", [0])
+        while self._socket is not None:
+            try:
+                fcntl.ioctl(self._socket.fileno(), termios.TIOCOUTQ, pending)
+            except OSError:
+                return
+            if pending[0] == 0:
+                return
+            await asyncio.sleep(0.001)
 
     def release(self) -> None:
         """Forget the subscription (link gone)."""

@@ -92,6 +92,11 @@ class Peripheral:
         bus.add_message_handler(self._note_subscriber)
         bus.export(self.path, self.device)
 
+    @property
+    def streaming(self) -> bool:
+        """True between START and STOP (or the end of a finite scenario)."""
+        return self._stream_task is not None and not self._stream_task.done()
+
     # ----------------------------------------------------------- GATT objects
     def _build_gatt(self, mtu: int) -> list[tuple[str, object]]:
         def char_path(service: str, key: str) -> str:
@@ -271,6 +276,7 @@ class Peripheral:
 
     async def _wait_for_client(self) -> None:
         """Round trip to the subscriber (or the bus) so notifications never pile up unread."""
+        await self.data_char.drained()
         target = self.data_char.subscriber or "org.freedesktop.DBus"
         path = "/" if self.data_char.subscriber else "/org/freedesktop/DBus"
         await self.bus.call(Message(destination=target, path=path, interface="org.freedesktop.DBus.Peer", member="Ping"))
