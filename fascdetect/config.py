@@ -71,6 +71,9 @@ class DetectorConfig:
     """Shorter excursions are noise spikes."""
     artifact_peak_uv: float = 4000.0
     """Brief EMG transients larger than this are electrode pops, not motor units."""
+    pop_max_balance: float = 0.35
+    """Brief EMG transients whose smaller phase is below this fraction of the larger are pops: a step through
+    the 20 Hz high-pass is one-sided (~0.25), motor-unit potentials are bi/triphasic (>= ~0.5)."""
 
     # --- classification ------------------------------------------------------
     twitch_max_s: float = 0.1

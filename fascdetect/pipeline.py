@@ -130,7 +130,7 @@ class _Chain:
             lane = self.lanes[s.lane]
             out.append(Activity(source or lane.source, lane.side, lane.region, lane.channel, lane.unit,
                                 t0 + s.start * self.bin_s, t0 + s.end * self.bin_s, s.peak, s.mean_env, s.bad,
-                                t0 + s.peak_bin * self.bin_s))
+                                t0 + s.peak_bin * self.bin_s, s.high, s.low))
         return out
 
     def safe_s(self, side: str) -> float:

@@ -90,9 +90,31 @@ def score(detected: list[Event], truth: list[Event], tolerance_s: dict[str, floa
     return out
 
 
-def _near_pairs(det: list[Event], tru: list[Event], tol: float) -> list[tuple[float, int, int]]:
+def region_accuracy(detected: list[Event], truth: list[Event], kind: str = "twitch",
+                    tolerance_s: float | None = None) -> tuple[int, int]:
+    """(right region, matched) for events of ``kind`` matched to truth by onset and side only.
+
+    Separates "found it, named the wrong muscle" from "missed it", which
+    ``score`` counts alike; accuracy is the first number over the second.
+    """
+    tol = ONSET_TOLERANCE_S[kind] if tolerance_s is None else tolerance_s
+    det = [e for e in detected if e.kind == kind]
+    tru = [e for e in truth if e.kind == kind]
+    used_d, used_t, right = set(), set(), 0
+    for _, i, j in _near_pairs(det, tru, tol, same_region=False):
+        if i in used_d or j in used_t:
+            continue
+        used_d.add(i)
+        used_t.add(j)
+        right += det[i].region == tru[j].region
+    return right, len(used_t)
+
+
+def _near_pairs(det: list[Event], tru: list[Event], tol: float, same_region: bool = True
+                ) -> list[tuple[float, int, int]]:
     """(onset error, detected index, true index) for every same-place pair within ``tol``, closest first.
 
+    Same place is the same side and (unless ``same_region`` is False) region.
     True onsets are sorted and searched, so a night's thousands of events stay cheap.
     """
     order = sorted(range(len(tru)), key=lambda j: tru[j].onset_s)
@@ -102,7 +124,7 @@ def _near_pairs(det: list[Event], tru: list[Event], tol: float) -> list[tuple[fl
         lo, hi = np.searchsorted(onsets, [d.onset_s - tol, d.onset_s + tol], side="left")
         for k in range(lo, min(hi + 1, len(order))):
             t = tru[order[k]]
-            if d.side == t.side and d.region == t.region and abs(d.onset_s - t.onset_s) <= tol:
+            if d.side == t.side and (d.region == t.region or not same_region) and abs(d.onset_s - t.onset_s) <= tol:
                 pairs.append((abs(d.onset_s - t.onset_s), i, order[k]))
     return sorted(pairs)
 

@@ -3,8 +3,9 @@
 Rules (all parameters in DetectorConfig):
 
 1. Activity touching clipped or gap-filled samples, shorter than
-   ``min_event_s``, or a brief EMG transient above ``artifact_peak_uv``
-   (an electrode pop) is dropped.
+   ``min_event_s``, or a brief EMG transient that is one-sided
+   (``pop_max_balance``) or above ``artifact_peak_uv`` (an electrode pop)
+   is dropped.
 2. **Movement**: low-band acceleration above ``movement_acc_mg``, or
    overlapping activity of at least ``movement_min_s`` on
    ``movement_min_regions`` regions of the foot (all of them when the foot
@@ -58,10 +59,20 @@ class Activity:
     mean: float
     bad: bool
     peak_s: float
+    high: float
+    low: float
+    """Largest and smallest filtered sample."""
 
     @property
     def duration_s(self) -> float:
         return self.end_s - self.onset_s
+
+    @property
+    def balance(self) -> float:
+        """Smaller over larger phase: a motor-unit potential has phases of both signs (>= ~0.5);
+        an electrode pop, a step through the high-pass, is one-sided (~0.25)."""
+        small, large = sorted((max(self.high, 0.0), max(-self.low, 0.0)))
+        return small / large if large > 0 else 1.0
 
 
 def link_gap_s(config: DetectorConfig) -> float:
@@ -87,8 +98,7 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
     """Events of one foot's episode. ``emg_regions``: the foot's regions that have EMG channels."""
     acts = _merge_discharges(acts, config.discharge_gap_s)
     acts = [a for a in acts if not a.bad and (a.source == "motion" or a.duration_s >= config.min_event_s)]
-    acts = [a for a in acts if not (a.source == "emg" and a.duration_s <= config.twitch_max_s
-                                    and a.peak > config.artifact_peak_uv)]
+    acts = [a for a in acts if not _is_pop(a, config)]
     movements = _movements(acts, emg_regions, config)
     events = [_movement_event(group) for group in movements]
     spans = [(min(a.onset_s for a in g) - config.movement_margin_s, max(a.end_s for a in g) + config.movement_margin_s)
@@ -106,6 +116,12 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
     return sorted(events + emg_events + acc_events, key=lambda e: (e.onset_s, e.channel))
 
 
+def _is_pop(a: Activity, config: DetectorConfig) -> bool:
+    """A brief EMG transient that is one-sided (a step through the high-pass) or implausibly large."""
+    return a.source == "emg" and a.duration_s <= config.twitch_max_s and (
+        a.peak > config.artifact_peak_uv or a.balance < config.pop_max_balance)
+
+
 def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
     """Join runs of one lane split by a dip shorter than ``gap_s`` (one potential's phases)."""
     out: list[Activity] = []
@@ -118,6 +134,7 @@ def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
             n_a, n_b = a.duration_s, b.duration_s
             top = a if a.peak > b.peak else b
             out[i] = replace(b, end_s=max(a.end_s, b.end_s), peak=top.peak, peak_s=top.peak_s, bad=a.bad or b.bad,
+                             high=max(a.high, b.high), low=min(a.low, b.low),
                              mean=(a.mean * n_a + b.mean * n_b) / max(n_a + n_b, 1e-12))
         else:
             last[key] = len(out)

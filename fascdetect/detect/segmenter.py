@@ -26,6 +26,9 @@ class Segment:
     """Largest absolute filtered sample, in the lane's unit."""
     peak_bin: int
     """Where that peak is (global bin): volume-conducted copies peak together."""
+    high: float
+    low: float
+    """Largest and smallest filtered sample (the two phases of a potential)."""
     mean_env: float
     """Mean RMS envelope over the run, in the lane's unit."""
     snr: float
@@ -41,6 +44,8 @@ class _Discharge:
     start: int
     peak: float
     peak_bin: int
+    high: float
+    low: float
     env_sum: float
     env_max: float
     n: int
@@ -51,6 +56,8 @@ class _Discharge:
     def extend(self, other: "_Discharge") -> None:
         if other.peak > self.peak:
             self.peak, self.peak_bin = other.peak, other.peak_bin
+        self.high = max(self.high, other.high)
+        self.low = min(self.low, other.low)
         self.env_sum += other.env_sum
         self.env_max = max(self.env_max, other.env_max)
         self.n += other.n
@@ -148,6 +155,7 @@ class RunTracker:
               floor: np.ndarray, bad_before: bool) -> list[Segment]:
         """Discharges inside the run's part [s, e) of this chunk."""
         env = chunk.env[lane, s:e]
+        absmax = np.maximum(chunk.high[lane], -chunk.low[lane])
         k = np.arange(chunk.start + s - run.start, chunk.start + e - run.start, dtype=np.float64) / self.decay_bins
         with np.errstate(divide="ignore"):
             log_env = np.log(env.astype(np.float64))
@@ -165,8 +173,10 @@ class RunTracker:
             a, b = s + i, s + j
             part = _Discharge(
                 start=chunk.start + a,
-                peak=float(chunk.absmax[lane, a:b].max()),
-                peak_bin=chunk.start + a + int(np.argmax(chunk.absmax[lane, a:b])),
+                peak=float(absmax[a:b].max()),
+                peak_bin=chunk.start + a + int(np.argmax(absmax[a:b])),
+                high=float(chunk.high[lane, a:b].max()),
+                low=float(chunk.low[lane, a:b].min()),
                 env_sum=float(env[i:j].sum(dtype=np.float64)),
                 env_max=float(env[i:j].max()),
                 n=b - a,
@@ -189,7 +199,7 @@ class RunTracker:
         d.bad |= bad_after
         # The trailing moving-average window keeps the envelope up after the activity stops.
         end = max(d.start + 1, end - self.tail_bins)
-        return [Segment(lane, d.start, end, d.peak, d.peak_bin, d.env_sum / d.n, d.env_max / d.floor, d.bad)]
+        return [Segment(lane, d.start, end, d.peak, d.peak_bin, d.high, d.low, d.env_sum / d.n, d.env_max / d.floor, d.bad)]
 
 
 def _reaches(mask: np.ndarray, lanes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -21,8 +21,13 @@ class EnvelopeChunk:
 
     start: int
     env: np.ndarray
-    absmax: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
     bad: np.ndarray
+
+    @property
+    def absmax(self) -> np.ndarray:
+        return np.maximum(self.high, -self.low)
 
 
 class BinnedEnvelope:
@@ -30,8 +35,8 @@ class BinnedEnvelope:
 
     Samples that do not fill a bin are carried to the next call, and the
     moving average carries its FIR state, so output is identical for any
-    chunking. ``absmax`` is the largest absolute sample in each bin (for peak
-    amplitudes); ``bad`` marks bins holding any clipped or gap-filled sample.
+    chunking. ``high``/``low`` are the largest and smallest sample in each
+    bin (peak amplitudes, and the balance of a potential's phases); ``bad`` marks bins holding any clipped or gap-filled sample.
     """
 
     def __init__(self, lanes: list[list[int]], bin_samples: int, window_bins: int) -> None:
@@ -55,27 +60,28 @@ class BinnedEnvelope:
         self._rest = (y[:, used:], bad[:, used:])
         y, bad = y[:, :used], bad[:, :used]
         sq = np.square(y)
-        mag = np.abs(y)
-        ms_rows, max_rows = sq[:, 0::b].copy(), mag[:, 0::b].copy()
+        ms_rows, hi_rows, lo_rows = sq[:, 0::b].copy(), y[:, 0::b].copy(), y[:, 0::b].copy()
         for k in range(1, b):  # b is small (2 at 2 kHz): strided adds beat a reshape-reduce
             ms_rows += sq[:, k::b]
-            np.maximum(max_rows, mag[:, k::b], out=max_rows)
+            np.maximum(hi_rows, y[:, k::b], out=hi_rows)
+            np.minimum(lo_rows, y[:, k::b], out=lo_rows)
         ms_rows /= b
         bad_rows = np.zeros(ms_rows.shape, dtype=bool)
         if bad.any():
             bad_rows = bad.reshape(bad.shape[0], nb, b).any(axis=2)
         if self._identity:
-            mean_sq, absmax, lane_bad = ms_rows, max_rows, bad_rows
+            mean_sq, high, low, lane_bad = ms_rows, hi_rows, lo_rows, bad_rows
         else:
             # Row sums lane by lane (not a matrix product): BLAS may sum in a size-dependent order.
             mean_sq = np.stack([ms_rows[rows].sum(axis=0) for rows in self.lanes])
-            absmax = np.stack([max_rows[rows].max(axis=0) for rows in self.lanes])
+            high = np.stack([hi_rows[rows].max(axis=0) for rows in self.lanes])
+            low = np.stack([lo_rows[rows].min(axis=0) for rows in self.lanes])
             lane_bad = np.stack([bad_rows[rows].any(axis=0) for rows in self.lanes])
         if self.window_bins > 1 and nb:
             smooth, self._zi = signal.lfilter(self._taps, [1.0], mean_sq, axis=-1, zi=self._zi)
         else:
             smooth = mean_sq
         env = np.sqrt(np.maximum(smooth, 0.0)).astype(np.float32)
-        chunk = EnvelopeChunk(self._next_bin, env, absmax, lane_bad)
+        chunk = EnvelopeChunk(self._next_bin, env, high, low, lane_bad)
         self._next_bin += nb
         return chunk
