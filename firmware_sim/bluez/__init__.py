@@ -153,7 +153,8 @@ def start_private_bluez(
     The signal comes from ``firmware_sim.generator.Generator(scenario, seed,
     duration_s=..., montage=...)``, or from ``blocks`` of ``channels`` when
     given. ``speed`` is simulated seconds per real second (0: as fast as the
-    client reads).
+    client reads). Call it from a long-lived thread: Linux ends the daemon when
+    the thread that started it exits (so a crashed demo leaves nothing behind).
     """
     if blocks is None:
         from firmware_sim.generator import Generator

@@ -10,6 +10,8 @@ directory, because bleak refuses BlueZ older than 5.55 and asks
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import logging
 import os
 import shutil
@@ -81,6 +83,12 @@ class PrivateBus:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to end the daemon when the process that started it dies, even by SIGKILL."""
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_bus() -> PrivateBus:
     """Start a private dbus-daemon; DeviceError says what to install when it is missing."""
     exe = shutil.which("dbus-daemon")
@@ -99,6 +107,7 @@ def start_bus() -> PrivateBus:
         stdin=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
+        preexec_fn=_die_with_parent,
     )
     assert process.stdout is not None
     address = process.stdout.readline().strip()
@@ -111,4 +120,6 @@ def start_bus() -> PrivateBus:
     while not socket_path.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     log.info("private dbus-daemon pid %d at %s", process.pid, address)
-    return PrivateBus(address, process.pid, directory, process)
+    bus = PrivateBus(address, process.pid, directory, process)
+    atexit.register(bus.stop)
+    return bus
