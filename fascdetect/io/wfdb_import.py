@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-import wfdb
 
 from fascdetect.errors import RecordingError
 from fascdetect.io.channels import UNKNOWN_START, MappedChannel, map_channel, no_usable_channels_message
@@ -42,6 +41,8 @@ class WfdbSource:
     def __init__(self, path: str | Path, montage: Montage = NO_MONTAGE) -> None:
         self.path = record_name(path)
         try:
+            import wfdb  # pulls in pandas (~0.35 s): only for WFDB files, not at every start
+
             header = wfdb.rdheader(str(self.path))
         except FileNotFoundError:
             raise RecordingError(f"{self.path}.hea: file not found") from None
@@ -114,6 +115,8 @@ class WfdbSource:
                 return
             last = min(first + step, self._n)
             try:
+                import wfdb
+
                 record = wfdb.rdrecord(
                     str(self.path), sampfrom=first, sampto=last, channels=indices, physical=True, return_res=32
                 )
