@@ -1,0 +1,56 @@
+"""``fascdetect monitor``: the live desktop display (pyqtgraph) of twitches per foot region.
+
+With no ``--source`` it starts on the simulated wearable, so a first run
+shows something at once. ``--screenshot FILE.png --duration S`` runs
+headless for S seconds, saves the window and prints the frame rate and CPU
+use (for tests, benchmarks and the README's pictures).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fascdetect.errors import InputError
+from fascdetect.sources.spec import SPEC_FORMS, parse_source_spec
+
+DEFAULT_SOURCE = "sim"
+DEFAULT_SCREENSHOT_S = 10.0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "monitor", help="live display of twitches per foot region (simulator, recording replay or wearable)",
+        description="Show the live signal, detected twitches, bursts and cramps per foot region, counts and a "
+                    f"timeline, running the same detector as analyze. Sources: {SPEC_FORMS}. "
+                    "Without --source it starts on the simulated wearable.")
+    p.add_argument("--source", default=DEFAULT_SOURCE, metavar="SRC",
+                   help="sim[:SCENARIO][@SPEED], ble[:NAME_OR_ADDRESS] or replay:PATH[@SPEED] (default: sim)")
+    p.add_argument("--montage", metavar="FILE.toml", help="map labels of a replayed recording")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a detector setting (see analyze --show-config); repeatable")
+    p.add_argument("--window", type=float, default=10.0, metavar="S", help="trace window in seconds (default 10)")
+    p.add_argument("--screenshot", metavar="FILE.png", help="run headless, save the window as PNG and exit")
+    p.add_argument("--duration", metavar="D", help=f"with --screenshot: how long to run first, e.g. 20s "
+                   f"(default {DEFAULT_SCREENSHOT_S:g}s)")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from fascdetect.commands._sources import open_cli_source
+    from fascdetect.commands.simulate import parse_duration
+    from fascdetect.config import DetectorConfig
+    from fascdetect.regions import NO_MONTAGE, Montage
+    from firmware_sim.scenarios import SCENARIOS
+    from gui.app import run_monitor
+
+    config = DetectorConfig().with_overrides(args.set)
+    parse_source_spec(args.source)  # a malformed spec fails here, before any window opens
+    if args.duration and not args.screenshot:
+        raise InputError("--duration goes with --screenshot (an interactive monitor runs until its window is closed)")
+    if not 1.0 <= args.window <= 30.0:
+        raise InputError(f"--window must be between 1 and 30 seconds, not {args.window:g}")
+    montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
+    duration_s = parse_duration(args.duration) if args.duration else DEFAULT_SCREENSHOT_S
+    return run_monitor(args.source, lambda spec: open_cli_source(spec, montage), tuple(SCENARIOS), config,
+                       args.window, Path(args.screenshot) if args.screenshot else None, duration_s)

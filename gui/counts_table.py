@@ -1,0 +1,58 @@
+"""Counts table: per side and region, what the Tally holds, as the CLI summary shows it."""
+
+from __future__ import annotations
+
+from pyqtgraph.Qt import QtCore, QtWidgets
+
+from fascdetect.regions import describe
+from fascdetect.tally import Tally
+
+COLUMNS = ("side", "region", "twitches", "/min now", "/min avg", "bursts", "cramps", "longest cramp s", "last event")
+
+
+def clock(seconds: float | None) -> str:
+    """h:mm:ss of stream time, or a dash."""
+    if seconds is None:
+        return "–"
+    h, rest = divmod(int(seconds), 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+class CountsTable(QtWidgets.QTableWidget):
+    """One row per (side, region) of the tally; ``refresh(tally, now_s)`` rewrites the cells that changed."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(0, len(COLUMNS), parent)
+        self.setHorizontalHeaderLabels(list(COLUMNS))
+        self.verticalHeader().setVisible(False)
+        self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self.keys: list[tuple[str, str]] = []
+
+    def refresh(self, tally: Tally, now_s: float) -> None:
+        keys = list(tally.counts)
+        if keys != self.keys:
+            self.keys = keys
+            self.clearContents()
+            self.setRowCount(len(keys))
+        summary = {(r["side"], r["region"]): r for r in tally.summary(now_s)["regions"]}
+        for row, key in enumerate(keys):
+            c = tally.counts[key]
+            values = (c.side, c.region, str(c.twitches), f"{tally.recent_rate_per_min(*key, now_s):.1f}",
+                      f"{summary[key]['twitches_per_min']:.2f}", str(c.bursts), str(c.cramps),
+                      f"{c.cramp_longest_s:.1f}", clock(c.last_event_s))
+            for col, text in enumerate(values):
+                item = self.item(row, col)
+                if item is None:
+                    item = QtWidgets.QTableWidgetItem()
+                    align = QtCore.Qt.AlignmentFlag.AlignLeft if col < 2 else QtCore.Qt.AlignmentFlag.AlignRight
+                    item.setTextAlignment(align | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                    item.setToolTip(describe(*key))
+                    self.setItem(row, col, item)
+                if item.text() != text:
+                    item.setText(text)
+
+    def cell_text(self, side: str, region: str, column: str) -> str:
+        """The text shown for one region and column (what a user reads; used by tests)."""
+        return self.item(self.keys.index((side, region)), COLUMNS.index(column)).text()

@@ -1,0 +1,210 @@
+"""Foot map: both feet with the catalogue regions, coloured by current twitch rate.
+
+Each foot twice, as you look down at your own feet: its top with the front
+of the shin, and its sole with the calf (seen through the foot); left foot
+on the left, big toes towards the middle. Each region flashes at a twitch; a cramp keeps a
+red outline and its running duration.
+"""
+
+from __future__ import annotations
+
+import time
+
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+
+from fascdetect.regions import SIDE_NAMES
+
+RATE_FULL_SCALE_PER_MIN = 30.0
+"""Rates at or above this are drawn in the hottest colour (well above benign rates of a few per minute)."""
+FLASH_S = 0.6
+CRAMP_HOLD_S = 300.0
+"""A cramp that ended stays outlined this long (wall time), so a glance after it still shows it."""
+
+# Region shapes in foot coordinates: x from medial (0) to lateral (1), y from toe tips (0) to heel (1);
+# the leg is drawn below the heel (y > 1). (view, centre x, centre y, width, height)
+SHAPES: dict[str, tuple[str, float, float, float, float]] = {
+    "EHL": ("top", 0.22, 0.28, 0.22, 0.34),
+    "EDB": ("top", 0.62, 0.52, 0.38, 0.24),
+    "PER": ("top", 0.90, 0.80, 0.16, 0.34),
+    "TA": ("top", 0.40, 1.16, 0.42, 0.18),
+    "FHL": ("sole", 0.20, 0.12, 0.24, 0.17),
+    "AbH": ("sole", 0.16, 0.60, 0.20, 0.40),
+    "FDB": ("sole", 0.50, 0.52, 0.30, 0.38),
+    "ADM": ("sole", 0.86, 0.64, 0.18, 0.42),
+    "GAS": ("sole", 0.50, 1.16, 0.56, 0.18),
+}
+VIEWS = ("top", "sole")
+VIEW_TITLES = {"top": "top, shin", "sole": "sole, calf"}
+# Outline of a right foot (medial edge at x=0), toes up.
+_OUTLINE = ((0.05, 0.06), (0.18, 0.0), (0.35, 0.03), (0.55, 0.07), (0.75, 0.12), (0.92, 0.22), (1.0, 0.38),
+            (1.0, 0.60), (0.95, 0.80), (0.88, 0.95), (0.70, 1.02), (0.45, 1.02), (0.25, 0.95), (0.18, 0.80),
+            (0.10, 0.62), (0.02, 0.42), (0.0, 0.22))
+
+
+def rate_colour(rate_per_min: float) -> QtGui.QColor:
+    """Pale yellow at zero through orange to dark red at RATE_FULL_SCALE_PER_MIN."""
+    f = max(0.0, min(1.0, rate_per_min / RATE_FULL_SCALE_PER_MIN))
+    stops = ((0.0, (255, 247, 200)), (0.4, (253, 160, 60)), (1.0, (170, 20, 20)))
+    for (f0, c0), (f1, c1) in zip(stops, stops[1:]):
+        if f <= f1:
+            k = (f - f0) / (f1 - f0)
+            return QtGui.QColor(*(round(a + k * (b - a)) for a, b in zip(c0, c1)))
+    return QtGui.QColor(*stops[-1][1])
+
+
+class FootMap(QtWidgets.QWidget):
+    """Draws ``rates`` per (side, region); ``flash`` and ``set_cramps`` mark events.
+
+    Regions without a sensor are drawn hatched grey: no data, not zero.
+    """
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(360, 300)
+        self.sensed: set[tuple[str, str]] = set()
+        self.rates: dict[tuple[str, str], float] = {}
+        self.cramps: dict[tuple[str, str], tuple[float, bool]] = {}
+        """(side, region) → (duration s, still going)."""
+        self._flash_at: dict[tuple[str, str], float] = {}
+        self._cramp_seen: dict[tuple[str, str], float] = {}
+        self._shown: tuple = ()
+
+    def set_sensed(self, regions: set[tuple[str, str]]) -> None:
+        self.sensed = set(regions)
+        self.rates = {}
+        self.cramps = {}
+        self.update()
+
+    def set_rates(self, rates: dict[tuple[str, str], float]) -> None:
+        self.rates = dict(rates)
+
+    def flash(self, side: str, region: str) -> None:
+        self._flash_at[(side, region)] = time.monotonic()
+
+    def set_cramps(self, ongoing: dict[tuple[str, str], float], ended: dict[tuple[str, str], float]) -> None:
+        """Cramps building now (duration so far) and cramps that ended (their duration)."""
+        now = time.monotonic()
+        for key, duration_s in ended.items():
+            self.cramps[key] = (duration_s, False)
+            self._cramp_seen[key] = now
+        for key, duration_s in ongoing.items():
+            self.cramps[key] = (duration_s, True)
+            self._cramp_seen[key] = now
+        for key, seen in list(self._cramp_seen.items()):
+            if not self.cramps[key][1] and now - seen > CRAMP_HOLD_S:
+                del self.cramps[key], self._cramp_seen[key]
+            elif self.cramps[key][1] and key not in ongoing:
+                self.cramps[key] = (self.cramps[key][0], False)
+
+    def refresh(self) -> None:
+        """Repaint only when what is drawn changed (rates as shown, flashes, cramp seconds): painting
+        the map every frame would cost more than all the traces."""
+        shown = (tuple(sorted((k, round(v)) for k, v in self.rates.items())), frozenset(self.flashing()),
+                 tuple(sorted((k, round(d), going) for k, (d, going) in self.cramps.items())))
+        if shown != self._shown:
+            self._shown = shown
+            self.update()
+
+    def reset(self) -> None:
+        self.rates, self.cramps = {}, {}
+        self._flash_at.clear()
+        self._cramp_seen.clear()
+        self.update()
+
+    def flashing(self) -> set[tuple[str, str]]:
+        now = time.monotonic()
+        return {k for k, t in self._flash_at.items() if now - t < FLASH_S}
+
+    # -- drawing ------------------------------------------------------------------
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), self.palette().color(QtGui.QPalette.ColorRole.Base))
+        legend_h = 22
+        w, h = self.width(), self.height() - legend_h
+        cell_w = w / 4
+        panels = [(side, view) for side in ("L", "R") for view in VIEWS]
+        for col, (side, view) in enumerate(panels):
+            self._draw_foot(p, QtCore.QRectF(col * cell_w, 0, cell_w, h), side, view)
+        p.setPen(QtGui.QPen(QtGui.QColor(160, 160, 160), 1))
+        p.drawLine(QtCore.QPointF(w / 2, 4), QtCore.QPointF(w / 2, h - 4))
+        self._draw_legend(p, QtCore.QRectF(8, h + 2, w - 16, legend_h - 6))
+        p.end()
+
+    def _draw_foot(self, p: QtGui.QPainter, cell: QtCore.QRectF, side: str, view: str) -> None:
+        p.setPen(self.palette().color(QtGui.QPalette.ColorRole.Text))
+        p.drawText(cell.adjusted(2, 2, -2, 0), QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignHCenter,
+                   f"{SIDE_NAMES[side]} {VIEW_TITLES[view]}")
+        # The foot occupies y 0..1, the leg below it to 1.3; drawn a little wider than a real foot
+        # (2:1 rather than 2.6:1) so the region labels fit.
+        area = cell.adjusted(8, 22, -8, -4)
+        scale = min(area.height() / 1.3, area.width() * 2.0)
+        foot_w, foot_h = scale / 2.0, scale
+        left = area.center().x() - foot_w / 2
+        top = area.top()
+        mirror = side == "L"  # left foot: medial edge on the right, towards the middle
+
+        def to_px(x: float, y: float) -> QtCore.QPointF:
+            return QtCore.QPointF(left + (1 - x if mirror else x) * foot_w, top + y * foot_h)
+
+        outline = QtGui.QPolygonF([to_px(x, y) for x, y in _OUTLINE])
+        p.setPen(QtGui.QPen(QtGui.QColor(120, 110, 100), 1.5))
+        p.setBrush(QtGui.QColor(238, 228, 215))
+        p.drawPolygon(outline)
+        flashing = self.flashing()
+        for code, (shape_view, cx, cy, sw, sh) in SHAPES.items():
+            if shape_view != view:
+                continue
+            key = (side, code)
+            centre = to_px(cx, cy)
+            rect = QtCore.QRectF(centre.x() - sw * foot_w / 2, centre.y() - sh * foot_h / 2, sw * foot_w, sh * foot_h)
+            self._draw_region(p, rect, key, key in flashing)
+
+    def _draw_region(self, p: QtGui.QPainter, rect: QtCore.QRectF, key: tuple[str, str], flashing: bool) -> None:
+        side, code = key
+        if key in self.sensed:
+            rate = self.rates.get(key, 0.0)
+            p.setBrush(rate_colour(rate))
+            text = f"{code}\n{rate:.0f}/min"
+        else:
+            p.setBrush(QtGui.QBrush(QtGui.QColor(180, 180, 180), QtCore.Qt.BrushStyle.BDiagPattern))
+            text = code
+        cramp = self.cramps.get(key)
+        if cramp is not None:
+            pen = QtGui.QPen(QtGui.QColor(220, 0, 0), 4 if cramp[1] else 3)
+            if not cramp[1]:
+                pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+        elif flashing:
+            pen = QtGui.QPen(QtGui.QColor(0, 120, 255), 4)
+        else:
+            pen = QtGui.QPen(QtGui.QColor(90, 80, 70), 1)
+        p.setPen(pen)
+        p.drawEllipse(rect)
+        p.setPen(QtGui.QColor(30, 30, 30) if key in self.sensed else QtGui.QColor(130, 130, 130))
+        font = p.font()
+        font.setPointSizeF(7.5)
+        p.setFont(font)
+        if QtGui.QFontMetrics(font).height() * 2 > rect.height():
+            text = text.replace("\n", " ") if rect.width() > 60 else code
+        p.drawText(rect.adjusted(-10, 0, 10, 0), QtCore.Qt.AlignmentFlag.AlignCenter, text)
+        if cramp is not None:
+            p.setPen(QtGui.QColor(200, 0, 0))
+            font.setBold(True)
+            p.setFont(font)
+            label = f"cramp {cramp[0]:.0f} s" + ("…" if cramp[1] else "")
+            p.drawText(QtCore.QRectF(rect.left() - 30, rect.bottom(), rect.width() + 60, 14),
+                       QtCore.Qt.AlignmentFlag.AlignHCenter, label)
+            font.setBold(False)
+            p.setFont(font)
+
+    def _draw_legend(self, p: QtGui.QPainter, rect: QtCore.QRectF) -> None:
+        bar = QtCore.QRectF(rect.left() + 150, rect.top() + 3, min(160.0, rect.width() - 330), rect.height() - 6)
+        p.setPen(self.palette().color(QtGui.QPalette.ColorRole.Text))
+        p.drawText(QtCore.QRectF(rect.left(), rect.top(), 145, rect.height()),
+                   QtCore.Qt.AlignmentFlag.AlignVCenter | QtCore.Qt.AlignmentFlag.AlignRight, "twitches/min (last 60 s)")
+        steps = 24
+        for i in range(steps):
+            p.fillRect(QtCore.QRectF(bar.left() + i * bar.width() / steps, bar.top(), bar.width() / steps + 1,
+                                     bar.height()), rate_colour(RATE_FULL_SCALE_PER_MIN * i / (steps - 1)))
+        p.drawText(QtCore.QRectF(bar.right() + 4, rect.top(), 180, rect.height()),
+                   QtCore.Qt.AlignmentFlag.AlignVCenter, f"{RATE_FULL_SCALE_PER_MIN:.0f}+   hatched: no sensor")

@@ -1,0 +1,255 @@
+"""LiveSession: a Source run through the Pipeline on a worker thread.
+
+The worker owns the source, the pipeline and the recording file; it leaves
+filtered samples in ring buffers and final events in a queue, and the UI
+thread takes them at its own pace (``drain_events``, ``status``). Opening
+the source happens on the worker too, because a Bluetooth connection can
+take seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from pyqtgraph.Qt import QtCore
+
+from fascdetect.config import DetectorConfig
+from fascdetect.detect.classify import classify_episode, split_episodes
+from fascdetect.errors import FascdetectError
+from fascdetect.model import Block, Channel, Event
+from fascdetect.pipeline import Pipeline
+from fascdetect.sources import Source
+from gui.recording import LiveRecording
+from gui.ring import SampleRing
+
+log = logging.getLogger(__name__)
+
+PROVISIONAL_EVERY_S = 0.5
+"""How often (wall time) the worker re-classifies still-open episodes to show a cramp while it builds."""
+
+
+@dataclass(frozen=True)
+class TraceSlot:
+    """Where one channel's filtered samples live."""
+
+    ring: SampleRing
+    row: int
+    fs_hz: float
+
+
+@dataclass
+class SessionStatus:
+    """What the status bar and quality panel show; a snapshot, safe to read on the UI thread."""
+
+    state: str = "connecting"
+    data_s: float = 0.0
+    battery_pct: float | None = None
+    loss_pct: float = 0.0
+    noise_floor: dict[str, float] = field(default_factory=dict)
+    mains_hz: list[float] = field(default_factory=list)
+    clipped_s: dict[str, float] = field(default_factory=dict)
+    recording: Path | None = None
+    recording_bytes: int = 0
+    error: str = ""
+
+
+class LiveSession(QtCore.QObject):
+    """Runs ``open_source()`` through a Pipeline until the source ends or ``stop()``.
+
+    ``history_s`` sizes the ring buffers (the longest display window).
+    Signals are emitted from the worker and delivered on the UI thread.
+    """
+
+    opened = QtCore.Signal()
+    """Channels are known (``channels``, ``traces`` are set)."""
+    ended = QtCore.Signal(str)
+    """The stream ended: empty string, or the error message for the user."""
+    recording_changed = QtCore.Signal(str, str)
+    """(path now recorded to, or ''; why a recording could not start, or '')."""
+
+    def __init__(self, open_source: Callable[[], Source], description: str, config: DetectorConfig | None = None,
+                 history_s: float = 30.0) -> None:
+        super().__init__()
+        self.open_source = open_source
+        self.description = description
+        self.config = config or DetectorConfig()
+        self.history_s = history_s
+        self.channels: tuple[Channel, ...] = ()
+        self.traces: dict[str, TraceSlot] = {}
+        self.provisional: list[Event] = []
+        """Cramps in episodes not yet final, re-classified every PROVISIONAL_EVERY_S (may still change)."""
+        self._events: deque[Event] = deque()
+        self._status = SessionStatus()
+        self._commands: queue.SimpleQueue[tuple[str, Path | None]] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._source: Source | None = None
+        self._thread = threading.Thread(target=self._run, name="fascdetect-monitor-worker", daemon=True)
+        self._recording: LiveRecording | None = None
+        self._gap_samples = 0
+        self._samples = 0
+
+    # -- UI thread --------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask the worker to end (the recording is closed, the pipeline flushed) and wait for it."""
+        self._stop.set()
+        if self._source is not None:
+            self._source.close()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def drain_events(self) -> list[Event]:
+        """Final events since the last call, in the order the pipeline made them."""
+        out = []
+        while self._events:
+            out.append(self._events.popleft())
+        return out
+
+    def status(self) -> SessionStatus:
+        return self._status
+
+    def start_recording(self, path: str | Path) -> None:
+        """Record to EDF+ at ``path`` from the next whole second of stream time.
+
+        The file is created by the worker, which reports the outcome with ``recording_changed``.
+        """
+        self._commands.put(("record", Path(path)))
+
+    def stop_recording(self) -> None:
+        self._commands.put(("stop-recording", None))
+
+    # -- worker -----------------------------------------------------------------
+    def _run(self) -> None:
+        error = ""
+        try:
+            self._source = source = self.open_source()
+            if self._stop.is_set():
+                source.close()
+                return
+            pipeline = Pipeline(source.channels, self.config)
+            self._prepare(source.channels)
+            self._status.state = "running"
+            self.opened.emit()
+            self._stream(source, pipeline)
+        except FascdetectError as exc:
+            error = str(exc)
+            log.warning("monitor source %s: %s", self.description, exc)
+        finally:
+            if self._source is not None:
+                self._source.close()
+            self._close_recording()
+            self._status.state = "error" if error else "ended"
+            self._status.error = error
+            self.ended.emit(error)
+
+    def _prepare(self, channels: tuple[Channel, ...]) -> None:
+        self.channels = channels
+        by_rate: dict[float, list[Channel]] = {}
+        for c in channels:
+            by_rate.setdefault(c.fs_hz, []).append(c)
+        for fs, group in by_rate.items():
+            ring = SampleRing(len(group), max(1, math.ceil(self.history_s * fs)))
+            for row, c in enumerate(group):
+                self.traces[c.label] = TraceSlot(ring, row, fs)
+
+    def _stream(self, source: Source, pipeline: Pipeline) -> None:
+        next_provisional = 0.0
+        try:
+            for block in source.blocks():
+                if self._stop.is_set():
+                    break
+                self._handle_commands(source, block)
+                if self._recording is not None:
+                    self._recording.write(block)
+                step = pipeline.feed(block)
+                self._publish(block, step.filtered, step.events)
+                if time.monotonic() >= next_provisional:
+                    self.provisional = provisional_cramps(pipeline)
+                    next_provisional = time.monotonic() + PROVISIONAL_EVERY_S
+                self._update_status(source, pipeline, block)
+        finally:
+            self.provisional = []
+            self._publish(None, None, pipeline.flush())
+
+    def _publish(self, block: Block | None, filtered: Block | None, events: list[Event]) -> None:
+        if filtered is not None:
+            rows_by_ring: dict[int, tuple[SampleRing, list[int]]] = {}
+            for i, c in enumerate(filtered.channels):
+                slot = self.traces[c.label]
+                rows_by_ring.setdefault(id(slot.ring), (slot.ring, []))[1].append(i)
+            for ring, rows in rows_by_ring.values():
+                ring.write(filtered.data[rows], filtered.start)
+        if events:
+            if self._recording is not None:
+                self._recording.add_events(events)
+            self._events.extend(events)
+
+    def _update_status(self, source: Source, pipeline: Pipeline, block: Block) -> None:
+        if block.fs_hz == self.channels[0].fs_hz:
+            self._samples += block.n
+            self._gap_samples += 0 if block.gap is None else int(block.gap.sum())
+        rec = self._recording
+        self._status = SessionStatus(
+            state=str(getattr(source, "state", "running")),
+            data_s=max(self._status.data_s, block.end / block.fs_hz),
+            battery_pct=getattr(source, "battery_pct", None),
+            loss_pct=100.0 * self._gap_samples / max(self._samples, 1),
+            noise_floor=pipeline.noise_floor(),
+            mains_hz=pipeline.mains_hz(),
+            clipped_s={label: r.samples / self.traces[label].fs_hz for label, r in pipeline.clip_reports().items()},
+            recording=None if rec is None else rec.path,
+            recording_bytes=0 if rec is None else rec.size_bytes,
+            error=self._status.error,
+        )
+
+    def _handle_commands(self, source: Source, block: Block) -> None:
+        while not self._commands.empty():
+            command, path = self._commands.get()
+            self._close_recording()
+            if command == "record" and path is not None:
+                try:
+                    self._recording = LiveRecording.from_block(path, source.channels, source.start, block)
+                except FascdetectError as exc:
+                    self.recording_changed.emit("", f"cannot record to {path}: {exc}")
+                else:
+                    self.recording_changed.emit(str(self._recording.path), "")
+
+    def _close_recording(self) -> None:
+        if self._recording is not None:
+            self._recording.close()
+            log.info("recording closed: %s", self._recording.path)
+            self._recording = None
+            self.recording_changed.emit("", "")
+
+
+def provisional_cramps(pipeline: Pipeline) -> list[Event]:
+    """Cramps in the episodes the pipeline has not yet made final, classified as they stand now.
+
+    A cramp is reported only after it ends (an episode is final once nothing
+    later can join it), which is too late for a live display. Running the
+    pipeline's own classifier on the pending activity shows a cramp while it
+    builds, with its duration so far. It reads the pipeline's pending state
+    (``_pending``, ``_gap_s``): a public ``Pipeline`` method for this is
+    the better home (asked for in the monitor's report).
+    """
+    out = []
+    for side in pipeline.sides:
+        pending = list(pipeline._pending[side])
+        for episode in split_episodes(pending, pipeline._gap_s) if pending else []:
+            out.extend(e for e in classify_episode(episode, pipeline.emg_regions[side], pipeline.config)
+                       if e.kind == "cramp")
+    return out
