@@ -25,8 +25,8 @@ class DetectorConfig:
     """How much signal the mains detector and the initial noise floor look at before detection starts."""
     mains_stop_width_hz: float = 3.0
     """Width of the mains band-stop at the fundamental (harmonics scale with it): deep across ±1 Hz of drift."""
-    mains_harmonic_min_db: float = 10.0
-    """Mains (and each harmonic) is removed only when it stands this far above the neighbouring spectrum."""
+    mains_min_power_ratio: float = 0.1
+    """Mains (and each harmonic) is removed only when its line carries this fraction of the broadband EMG power."""
     mains_max_harmonics: int = 3
     """At most this many harmonics (2nd, 3rd, ...) are removed besides the fundamental."""
 

@@ -10,6 +10,8 @@ gives the same events.
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -25,6 +27,10 @@ from fascdetect.errors import InputError, SignalError
 from fascdetect.model import Block, Channel, Event
 
 log = logging.getLogger(__name__)
+
+# Blocks smaller than this (samples × channels) are processed in the calling
+# thread: for live 20 ms blocks, handing work to a pool costs more than it saves.
+PARALLEL_MIN_SAMPLES = 50_000
 
 
 @dataclass(frozen=True)
@@ -178,7 +184,7 @@ class EmgChain(_Chain):
         c = self.config
         # Exactly the first probe_s of signal decides, however it arrived in blocks.
         probe = x[:, :round(c.mains_probe_s * self.fs_hz)]
-        self.mains_hz = detect_mains(probe, self.fs_hz, c.mains_hz, c.mains_harmonic_min_db, c.mains_max_harmonics)
+        self.mains_hz = detect_mains(probe, self.fs_hz, c.mains_hz, c.mains_min_power_ratio, c.mains_max_harmonics)
         log.info("%g Hz EMG: removing mains at %s Hz", self.fs_hz, ", ".join(f"{f:g}" for f in self.mains_hz))
         sos = np.vstack([bandpass_sos(c.emg_band_hz, self.fs_hz, c.emg_filter_order),
                          mains_stop_sos(self.mains_hz, c.mains_stop_width_hz, self.fs_hz)])
@@ -234,10 +240,12 @@ class Pipeline:
         self.channels = tuple(channels)
         if not self.channels:
             raise InputError("no usable channels to analyse")
-        groups: dict[tuple[float, str], list[Channel]] = {}
+        # One chain per rate, modality and foot: the feet are independent, so
+        # their chains can run on separate cores (scipy and numpy release the GIL).
+        groups: dict[tuple[float, str, str], list[Channel]] = {}
         for c in self.channels:
-            groups.setdefault((c.fs_hz, c.modality), []).append(c)
-        self.chains: dict[tuple[float, str], _Chain] = {
+            groups.setdefault((c.fs_hz, c.modality, c.side), []).append(c)
+        self.chains: dict[tuple[float, str, str], _Chain] = {
             key: (EmgChain if key[1] == "EMG" else AccChain)(chs, key[0], self.config) for key, chs in groups.items()
         }
         self.sides = sorted({c.side for c in self.channels})
@@ -245,20 +253,26 @@ class Pipeline:
                             for s in self.sides}
         self._pending: dict[str, list[Activity]] = {s: [] for s in self.sides}
         self._gap_s = link_gap_s(self.config)
+        self._pool = ThreadPoolExecutor(max_workers=min(len(self.chains), os.cpu_count() or 1))
 
     def feed(self, block: Block) -> PipelineStep:
         filtered = np.empty_like(block.data, dtype=np.float32) if block.n else block.data
-        primed = True
-        for (fs, modality), chain in self.chains.items():
+        work = []
+        for (fs, modality, side), chain in self.chains.items():
             if fs != block.fs_hz:
                 continue
-            rows = [i for i, c in enumerate(block.channels) if c.modality == modality]
+            rows = [i for i, c in enumerate(block.channels) if c.modality == modality and c.side == side]
             if not rows:
                 continue
             if [block.channels[i] for i in rows] != chain.channels:
                 raise InputError(f"block channels at {fs:g} Hz do not match the pipeline's {modality} channels")
-            x = np.ascontiguousarray(block.data[rows], dtype=np.float32)
-            y, acts = chain.feed(x, block.start, block.gap)
+            work.append((rows, chain, np.ascontiguousarray(block.data[rows], dtype=np.float32)))
+        if len(work) > 1 and block.n * len(block.channels) >= PARALLEL_MIN_SAMPLES:
+            results = list(self._pool.map(lambda w: w[1].feed(w[2], block.start, block.gap), work))
+        else:
+            results = [chain.feed(x, block.start, block.gap) for _, chain, x in work]
+        primed = True
+        for (rows, _, _), (y, acts) in zip(work, results):
             if y is None:
                 primed = False
             else:
