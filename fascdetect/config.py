@@ -6,10 +6,11 @@ hides a constant that changes what is detected.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fascdetect.errors import InputError
+from fascdetect.overrides import parse_overrides
 
 
 @dataclass(frozen=True)
@@ -122,22 +123,5 @@ class DetectorConfig:
         return asdict(self)
 
     def with_overrides(self, pairs: list[str]) -> "DetectorConfig":
-        """Apply ``name=value`` strings (from ``--set``), parsing values by the field's type."""
-        known = {f.name: f for f in fields(self)}
-        changes: dict[str, Any] = {}
-        for pair in pairs:
-            name, sep, text = pair.partition("=")
-            name = name.strip()
-            if not sep or name not in known:
-                raise InputError(f"--set expects NAME=VALUE with NAME one of: {', '.join(known)}; got {pair!r}")
-            current = getattr(self, name)
-            try:
-                if isinstance(current, tuple):
-                    changes[name] = tuple(float(v) for v in text.split(","))
-                elif name == "mains_hz":
-                    changes[name] = None if text.lower() in ("", "none", "auto") else float(text)
-                else:
-                    changes[name] = type(current)(text)
-            except ValueError:
-                raise InputError(f"--set {name}: cannot read {text!r} as {type(current).__name__}") from None
-        return replace(self, **changes)
+        """Apply ``NAME=VALUE`` strings (from ``--set``), each parsed by the field's type."""
+        return replace(self, **parse_overrides(self, pairs, nullable=frozenset({"mains_hz"})))

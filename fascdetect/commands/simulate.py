@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 from fascdetect.errors import InputError
+from fascdetect.overrides import parse_overrides
 
 # Recordings shorter than this finish before a progress bar would help.
 PROGRESS_MIN_S = 180.0
@@ -38,29 +39,8 @@ def _regions(text: str) -> tuple[str, ...]:
 
 def apply_settings(scenario, settings: list[str]):
     """The scenario with ``NAME=VALUE`` knob overrides (numbers, booleans, comma-separated tuples)."""
-    from dataclasses import fields
-
-    known = {f.name for f in fields(scenario)} - {"name", "description", "montage", "start", "twitch_rate_per_min", "clustering"}
-    changes = {}
-    for item in settings:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or name not in known:
-            raise InputError(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(known))}")
-        current = getattr(scenario, name)
-        try:
-            if isinstance(current, bool):
-                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(text)
-                value = text.lower() in ("true", "1", "yes")
-            elif isinstance(current, tuple):
-                parts = [x.strip() for x in text.split(",") if x.strip()]
-                value = tuple(float(x) for x in parts) if current and isinstance(current[0], float) else tuple(parts)
-            else:
-                value = type(current)(text)
-        except ValueError:
-            raise InputError(f"--set {item!r}: {text!r} is not a valid {type(current).__name__} for {name}") from None
-        changes[name] = value
+    skip = frozenset({"name", "description", "montage", "start", "twitch_rate_per_min", "clustering"})
+    changes = parse_overrides(scenario, settings, skip=skip)
     return scenario.with_(**changes) if changes else scenario
 
 
