@@ -1,0 +1,1 @@
+"""Benchmark and evaluation harness (not part of the test suite): run ``python -m benchmarks``."""

@@ -1,0 +1,36 @@
+"""F1 versus SNR for each detector: the figure the README shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def f1_vs_snr(summary: dict[str, Any], path: Path, title: str) -> Path:
+    """Line per detector (fascdetect solid and thick, peers thin); None points are left out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    for name, row in summary["f1_by_snr"].items():
+        pts = [(float(s), v) for s, v in row.items() if v is not None]
+        if not pts:
+            continue
+        ours = name.startswith("fascdetect")
+        style = {"linewidth": 2.6, "marker": "o"} if ours else {"linewidth": 1.2, "marker": ".", "alpha": 0.85}
+        if name.endswith("[acc]") or name.endswith("[both]"):
+            style["linestyle"] = "--" if name.endswith("[both]") else ":"
+        ax.plot(*zip(*pts), label=name, **style)
+    ax.set_xlabel("twitch SNR (peak / RMS noise), dB")
+    ax.set_ylabel("twitch F1")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
