@@ -27,8 +27,9 @@ class CrampAlert(QtWidgets.QFrame):
         layout.addWidget(self.dismiss)
         self.audible = False
         self.active = False
+        self.entries: dict[tuple[str, str, int], str] = {}
+        """Cramps shown since the last dismissal: key → its line."""
         self._alerted: set[tuple[str, str, int]] = set()
-        self._shown: set[tuple[str, str, int]] = set()
         self._dismissed: set[tuple[str, str, int]] = set()
         self.hide()
 
@@ -36,17 +37,23 @@ class CrampAlert(QtWidgets.QFrame):
         """Cramps building now (provisional) and cramps the pipeline has just made final.
 
         A cramp is known by side, region and onset second, so its building and
-        final forms are one alert, and a dismissed cramp does not come back.
+        final forms are one line, and a dismissed cramp does not come back.
         """
-        ongoing = [e for e in ongoing if _key(e) not in self._dismissed]
-        ended = [e for e in ended if _key(e) not in self._dismissed]
-        if not ongoing and not ended:
+        changed = False
+        for e in ongoing + ended:
+            key = _key(e)
+            if key in self._dismissed:
+                continue
+            going = e in ongoing
+            line = (f"CRAMP: {describe(e.side, e.region)}, {e.duration_s:.0f} s and going on" if going
+                    else f"Cramp ended: {describe(e.side, e.region)}, {e.duration_s:.0f} s")
+            if not going or not self.entries.get(key, "").startswith("Cramp ended"):
+                changed |= self.entries.get(key) != line
+                self.entries[key] = line
+        if not changed:
             return
-        parts = [f"CRAMP: {describe(e.side, e.region)}, {e.duration_s:.0f} s and going on" for e in ongoing]
-        parts += [f"Cramp ended: {describe(e.side, e.region)}, {e.duration_s:.0f} s" for e in ended]
-        self.label.setText("   •   ".join(parts))
-        self._shown = {_key(e) for e in ongoing + ended}
-        fresh = self._shown - self._alerted
+        self.label.setText("   •   ".join(self.entries.values()))
+        fresh = set(self.entries) - self._alerted
         if fresh and self.audible:
             QtWidgets.QApplication.beep()
         self._alerted |= fresh
@@ -54,7 +61,8 @@ class CrampAlert(QtWidgets.QFrame):
         self.show()
 
     def clear(self) -> None:
-        self._dismissed |= self._shown
+        self._dismissed |= set(self.entries)
+        self.entries = {}
         self.active = False
         self.hide()
 

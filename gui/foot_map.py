@@ -12,6 +12,7 @@ import time
 
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
+from fascdetect.model import Event
 from fascdetect.regions import SIDE_NAMES
 
 RATE_FULL_SCALE_PER_MIN = 30.0
@@ -64,37 +65,49 @@ class FootMap(QtWidgets.QWidget):
         self.sensed: set[tuple[str, str]] = set()
         self.rates: dict[tuple[str, str], float] = {}
         self.cramps: dict[tuple[str, str], tuple[float, bool]] = {}
-        """(side, region) → (duration s, still going)."""
-        self._flash_at: dict[tuple[str, str], float] = {}
+        """(side, region) → (duration s, still building)."""
+        self.flashed_at: dict[tuple[str, str], float] = {}
+        """(side, region) → wall time (monotonic) of its latest twitch."""
         self._cramp_seen: dict[tuple[str, str], float] = {}
+        self._final_onset: dict[tuple[str, str], float] = {}
         self._shown: tuple = ()
 
     def set_sensed(self, regions: set[tuple[str, str]]) -> None:
         self.sensed = set(regions)
-        self.rates = {}
-        self.cramps = {}
-        self.update()
+        self.reset()
 
     def set_rates(self, rates: dict[tuple[str, str], float]) -> None:
         self.rates = dict(rates)
 
     def flash(self, side: str, region: str) -> None:
-        self._flash_at[(side, region)] = time.monotonic()
+        self.flashed_at[(side, region)] = time.monotonic()
 
-    def set_cramps(self, ongoing: dict[tuple[str, str], float], ended: dict[tuple[str, str], float]) -> None:
-        """Cramps building now (duration so far) and cramps that ended (their duration)."""
+    def set_cramps(self, ongoing: list[Event], ended: list[Event]) -> None:
+        """Cramps building now (provisional, duration so far) and cramps the pipeline made final.
+
+        A final cramp is never overridden by a building one with the same onset
+        (the provisional view may lag the final event by a frame).
+        """
         now = time.monotonic()
-        for key, duration_s in ended.items():
-            self.cramps[key] = (duration_s, False)
+        for e in ended:
+            key = (e.side, e.region)
+            self.cramps[key] = (e.duration_s, False)
+            self._final_onset[key] = e.onset_s
             self._cramp_seen[key] = now
-        for key, duration_s in ongoing.items():
-            self.cramps[key] = (duration_s, True)
+        building = set()
+        for e in ongoing:
+            key = (e.side, e.region)
+            if abs(self._final_onset.get(key, -1e9) - e.onset_s) < 1.0:
+                continue
+            building.add(key)
+            self.cramps[key] = (e.duration_s, True)
             self._cramp_seen[key] = now
         for key, seen in list(self._cramp_seen.items()):
-            if not self.cramps[key][1] and now - seen > CRAMP_HOLD_S:
+            duration_s, going = self.cramps[key]
+            if going and key not in building:
+                self.cramps[key] = (duration_s, False)
+            elif not going and now - seen > CRAMP_HOLD_S:
                 del self.cramps[key], self._cramp_seen[key]
-            elif self.cramps[key][1] and key not in ongoing:
-                self.cramps[key] = (self.cramps[key][0], False)
 
     def refresh(self) -> None:
         """Repaint only when what is drawn changed (rates as shown, flashes, cramp seconds): painting
@@ -107,13 +120,14 @@ class FootMap(QtWidgets.QWidget):
 
     def reset(self) -> None:
         self.rates, self.cramps = {}, {}
-        self._flash_at.clear()
+        self.flashed_at.clear()
         self._cramp_seen.clear()
+        self._final_onset.clear()
         self.update()
 
     def flashing(self) -> set[tuple[str, str]]:
         now = time.monotonic()
-        return {k for k, t in self._flash_at.items() if now - t < FLASH_S}
+        return {k for k, t in self.flashed_at.items() if now - t < FLASH_S}
 
     # -- drawing ------------------------------------------------------------------
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:

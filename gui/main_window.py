@@ -70,11 +70,12 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.open_spec = open_spec
         self.config = config or DetectorConfig()
         self.session: LiveSession | None = None
+        self._shown: LiveSession | None = None
+        """The session the widgets are built for; its events are taken only from then on."""
         self.tally = Tally([])
         self.frames = FrameMeter()
         self.points_drawn = 0
         """Trace points drawn since the window opened (for the frame-cost figures)."""
-        self._cramps_ended: dict[tuple[str, str], float] = {}
 
         self.controls = Controls(scenarios, window_s)
         self.alert = CrampAlert()
@@ -154,7 +155,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.session.ended.disconnect(self._ended)
             self.session.recording_changed.disconnect(self._recording_changed)
             self.session.stop()
-            self.session = None
+            self.session = self._shown = None
 
     def _opened(self) -> None:
         session = self.session
@@ -166,10 +167,13 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.channel_list.set_channels(session.channels)
         self.traces.set_channels(session.channels, session.traces)
         self.timeline.set_rows(list(self.tally.counts))
-        self._cramps_ended = {}
         self.alert.clear()
+        self._shown = session
 
     def _ended(self, error: str) -> None:
+        """The worker has queued its last events before this arrives: show them all now."""
+        self.refresh()
+        self.refresh_tables()
         if error:
             self.status.showMessage(f"source ended: {error}", 30000)
 
@@ -191,7 +195,6 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.tally = Tally(list(self.tally.counts))
         self.foot_map.reset()
         self.timeline.clear_events()
-        self._cramps_ended = {}
         self.alert.clear()
 
     # -- drawing ---------------------------------------------------------------------
@@ -200,23 +203,29 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if session is None:
             return
         status = session.status()
-        events = session.drain_events()
-        if events:
-            self._take_events(events)
+        if session is self._shown:
+            events = session.drain_events()
+            if events:
+                self._take_events(events)
         now_s = status.data_s
-        if session.channels and self.traces.feet:
+        if session is self._shown and self.traces.feet:
             self.points_drawn += self.traces.refresh(now_s, status.noise_floor)
             self.foot_map.set_rates({key: self.tally.recent_rate_per_min(*key, now_s) for key in self.tally.counts})
             ongoing = session.provisional
-            self.foot_map.set_cramps({(e.side, e.region): e.duration_s for e in ongoing}, {})
+            self.foot_map.set_cramps(ongoing, [])
             self.alert.show_cramps(ongoing, [])
             self.foot_map.refresh()
             self.timeline.refresh(now_s)
             if self.frames.count % TABLES_EVERY_FRAMES == 0:
-                self.counts.refresh(self.tally, now_s)
-                self.channel_list.refresh(status.noise_floor, status.clipped_s)
+                self.refresh_tables()
         self.status.show_status(session.description, status, self.frames.per_s)
         self.frames.tick()
+
+    def refresh_tables(self) -> None:
+        if self.session is not None and self.session is self._shown:
+            status = self.session.status()
+            self.counts.refresh(self.tally, status.data_s)
+            self.channel_list.refresh(status.noise_floor, status.clipped_s)
 
     def _take_events(self, events: list[Event]) -> None:
         self.tally.add(events)
@@ -227,7 +236,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
                 self.foot_map.flash(e.side, e.region)
         cramps = [e for e in events if e.kind == "cramp"]
         if cramps:
-            self.foot_map.set_cramps({}, {(e.side, e.region): e.duration_s for e in cramps})
+            self.foot_map.set_cramps([], cramps)
             self.alert.show_cramps([], cramps)
 
     def closeEvent(self, event) -> None:

@@ -177,7 +177,8 @@ class LiveSession(QtCore.QObject):
                     self._recording.write(block)
                 step = pipeline.feed(block)
                 self._publish(block, step.filtered, step.events)
-                if time.monotonic() >= next_provisional:
+                if time.monotonic() >= next_provisional or any(e.kind == "cramp" for e in step.events):
+                    # a cramp made final must not linger as a building one
                     self.provisional = provisional_cramps(pipeline)
                     next_provisional = time.monotonic() + PROVISIONAL_EVERY_S
                 self._update_status(source, pipeline, block)

@@ -70,6 +70,8 @@ class Timeline(pg.PlotWidget):
         labels = [(-i, f"{side}-{region}" if region != "*" else f"{side} moving") for (side, region), i in self.rows.items()]
         self.getAxis("left").setTicks([labels, []])
         self.setYRange(-len(ordered) + 0.5, 0.5, padding=0)
+        self.setXRange(0, 60.0, padding=0.01)
+        self.end_s = 0.0
         self.clear_events()
 
     def clear_events(self) -> None:

@@ -84,12 +84,16 @@ class _FootPlot:
             ticks.append((-i, text))
         self.plot.getAxis("left").setTicks([ticks, []])
 
-    def rescale(self, noise_floor: dict[str, float]) -> None:
-        """Follow each channel's noise floor, ignoring changes under 30% so lanes do not jitter."""
+    def rescale(self, noise_floor: dict[str, float], peaks: dict[str, float]) -> None:
+        """Follow each channel's noise floor, ignoring changes under 30% so lanes do not jitter.
+
+        Until the pipeline has measured a floor (its first seconds), the lane fits the signal shown.
+        """
         changed = False
         for c in self.channels:
             floor = noise_floor.get(lane_key(c), 0.0)
-            target = max(FLOOR_MULTIPLE * floor, MIN_SCALE[c.modality]) if math.isfinite(floor) else MIN_SCALE[c.modality]
+            known = math.isfinite(floor) and floor > 0
+            target = max(FLOOR_MULTIPLE * floor if known else peaks.get(c.label, 0.0), MIN_SCALE[c.modality])
             old = self.scales.get(c.label)
             if old is None or abs(target / old - 1) > 0.3:
                 self.scales[c.label] = target
@@ -152,17 +156,16 @@ class TraceView(pg.GraphicsLayoutWidget):
         """Draw the window ending at stream time ``now_s``; returns the number of points drawn."""
         points = 0
         for foot in self.feet.values():
-            foot.rescale(noise_floor)
             foot.plot.setXRange(now_s - self.window_s, now_s, padding=0)
             width_px = max(50, int(foot.plot.getViewBox().width()))
-            points += self._draw_foot(foot, width_px)
+            points += self._draw_foot(foot, width_px, noise_floor)
             if self._markers_stale:
                 self._draw_events(foot)
         self._markers_stale = False
         return points
 
-    def _draw_foot(self, foot: _FootPlot, width_px: int) -> int:
-        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"EMG": [], "ACC": []}
+    def _draw_foot(self, foot: _FootPlot, width_px: int, noise_floor: dict[str, float]) -> int:
+        columns: list[tuple[np.ndarray, int, Channel, np.ndarray]] = []
         by_ring: dict[int, list[tuple[int, Channel, TraceSlot]]] = {}
         for lane, c in enumerate(foot.channels):
             slot = self.slots[c.label]
@@ -173,12 +176,13 @@ class TraceView(pg.GraphicsLayoutWidget):
             stop = slot.ring.end
             samples, first = slot.ring.window(stop - math.ceil(self.window_s * fs), stop, [m[2].row for m in members])
             index, values = minmax_decimate(samples, first, math.ceil(self.window_s * fs / width_px))
-            x = index / fs
-            if not len(x):
-                continue
-            for (lane, c, _), y in zip(members, values):
-                scale = foot.scales.get(c.label, MIN_SCALE[c.modality])
-                parts[c.modality].append((x, np.clip(y / scale, -1.0, 1.0) * LANE_FILL - lane))
+            if len(index):
+                columns += [(index / fs, lane, c, y) for (lane, c, _), y in zip(members, values)]
+        foot.rescale(noise_floor, {c.label: float(np.abs(y).max()) for _, _, c, y in columns})
+        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"EMG": [], "ACC": []}
+        for x, lane, c, y in columns:
+            scale = foot.scales.get(c.label, MIN_SCALE[c.modality])
+            parts[c.modality].append((x, np.clip(y / scale, -1.0, 1.0) * LANE_FILL - lane))
         points = 0
         for modality, lanes in parts.items():
             if not lanes:

@@ -1,0 +1,43 @@
+"""``fascdetect monitor`` from the command line: the headless screenshot mode and its errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from pyqtgraph.Qt import QtGui
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fascdetect", "monitor", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen", **(env or {})})
+
+
+def test_screenshot_mode_saves_the_window_and_reports_figures(tmp_path):
+    out = tmp_path / "monitor.png"
+    done = monitor("--source", "sim:post-exercise@4", "--screenshot", str(out), "--duration", "3s")
+    assert done.returncode == 0, done.stderr
+    m = re.search(r"([\d.]+) frames/s over ([\d.]+) s; drawing \(UI thread\) (\d+)% of one core", done.stdout)
+    assert m, done.stdout
+    assert float(m.group(1)) > 5 and float(m.group(2)) >= 2.9
+    assert out.stat().st_mode & 0o777 == 0o600
+    image = QtGui.QImage(str(out))
+    assert (image.width(), image.height()) == (1500, 950)
+    # A drawn window, not a blank one: many distinct colours (traces, map, table).
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
+    assert len(colours) > 30
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path):
+    done = monitor("--source", "bluetooth")
+    assert done.returncode == 2 and "unknown kind" in done.stderr and "Traceback" not in done.stderr
+    done = monitor("--duration", "3s")
+    assert done.returncode == 2 and "--duration goes with --screenshot" in done.stderr
+    done = monitor("--window", "500", "--screenshot", str(tmp_path / "x.png"))
+    assert done.returncode == 2 and "--window" in done.stderr
+    assert not (tmp_path / "x.png").exists()
