@@ -121,6 +121,15 @@ async def scan(timeout_s: float = 5.0, options: BleOptions = BleOptions()) -> li
     return sorted(out, key=lambda d: -d.rssi)
 
 
+def _finish_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what bleak left running in this loop (its bus watcher), then close the loop."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+
+
 class BleSource:
     """A Source reading the wearable live. ``BleSource(target)`` connects before it returns; ``await BleSource.aopen(target)`` is the same inside an event loop."""
 
@@ -144,11 +153,11 @@ class BleSource:
                 loop.run_until_complete(self._start())
             except BaseException as exc:  # handed to the opening thread
                 opened.put(exc)
-                loop.close()
+                _finish_loop(loop)
                 return
             opened.put(None)
             loop.run_until_complete(self._pump())
-            loop.close()
+            _finish_loop(loop)
 
         self._loop = loop
         self._sync_queue = queue.Queue()
@@ -236,14 +245,15 @@ class BleSource:
             self.close()
 
     def close(self) -> None:
-        if self._loop is None or self._thread is None:
+        """Stop the device, disconnect and end ``blocks()`` (safe from any thread, and more than once)."""
+        if self._loop is None or self._thread is None or self._closing is None:
             return
-        if self._loop.is_running():
-            try:
-                asyncio.run_coroutine_threadsafe(self.aclose(), self._loop).result(timeout=30)
-            except RuntimeError:  # the loop finished meanwhile
-                pass
-        self._thread.join(timeout=30)
+        try:
+            self._loop.call_soon_threadsafe(self._closing.set)
+        except RuntimeError:  # the loop has finished already
+            pass
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=30)
 
     async def _pump(self) -> None:
         assert self._sync_queue is not None
