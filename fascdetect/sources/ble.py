@@ -182,7 +182,8 @@ class BleSource:
         self._groups: tuple[tuple[Channel, ...], ...] = ()
         self._trackers: list[GroupTracker] = []
         self._held: list[list[Frames]] = []
-        self._base: int | None = None
+        self._bases: list[int] | None = None
+        """Per rate group, the device frame that is sample 0 of this recording (0 unless we joined a running stream)."""
         self._last_end: list[int | None] = []
         self._queue: asyncio.Queue[Block | None] | None = None
         self._closing: asyncio.Event | None = None
@@ -442,10 +443,10 @@ class BleSource:
     def _hold(self, frames: Frames) -> None:
         """Collect frames into blocks of about ``block_s``."""
         g = frames.group
-        if self._base is None:
-            self._base = frames.start
-            fs = self._groups[g][0].fs_hz
-            self.start = datetime.now() - timedelta(seconds=(frames.start + len(frames.counts) - self._base) / fs)
+        if self._bases is None:
+            first_s = frames.start / self._groups[g][0].fs_hz
+            self._bases = [round(first_s * group[0].fs_hz) for group in self._groups]
+            self.start = datetime.now() - timedelta(seconds=len(frames.counts) / self._groups[g][0].fs_hz)
         held = self._held[g]
         held.append(frames)
         fs = self._groups[g][0].fs_hz
@@ -461,9 +462,14 @@ class BleSource:
         if any(f.gap is not None for f in held):
             gap = np.concatenate([np.zeros(len(f.counts), bool) if f.gap is None else f.gap for f in held])
         group = self._groups[g]
+        assert self._queue is not None and self._bases is not None
+        start = held[0].start - self._bases[g]
+        if start < 0:  # joined a running stream: this group's first frames predate sample 0
+            counts, gap, start = counts[-start:], None if gap is None else gap[-start:], 0
+            if not len(counts):
+                return
         data = protocol.to_physical(counts.T, self.description.lsb(g))
-        assert self._queue is not None and self._base is not None
-        self._queue.put_nowait(Block(group, group[0].fs_hz, held[0].start - self._base, data, gap))
+        self._queue.put_nowait(Block(group, group[0].fs_hz, start, data, gap))
 
     def _flush(self) -> None:
         for g, tracker in enumerate(self._trackers):
