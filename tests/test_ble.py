@@ -52,10 +52,10 @@ def _finish(handle, source: BleSource, timeout_s: float) -> None:
     source.close()
 
 
-def _collect(source: BleSource) -> dict[float, tuple[int, np.ndarray, np.ndarray]]:
+def _collect(source: BleSource, blocks=None) -> dict[float, tuple[int, np.ndarray, np.ndarray]]:
     """Per rate: (first index, samples channels × n, gap mask) from the blocks, checking contiguity."""
     parts: dict[float, list] = {}
-    for block in source.blocks():
+    for block in source.blocks() if blocks is None else blocks:
         prev = parts.setdefault(block.fs_hz, [])
         if prev:
             assert block.start == prev[-1].end, "blocks are contiguous: nothing duplicated or shifted"
@@ -109,17 +109,42 @@ def test_loss_and_a_mid_stream_disconnect_become_exact_gaps(bluez):
     record = handle.record()
     assert record.status.connects == 2 and len(record.status.drops) == 1
     assert len(source.outages) == 1 and source.outages[0].duration_s is not None
-    for group, fs in enumerate((2000.0, 100.0)):
-        start, data, gap = got[fs]
-        expected, missing = _expected(record, group, data.shape[1])
-        np.testing.assert_array_equal(gap, missing), "the gap mask is exactly what never reached the air"
-        np.testing.assert_array_equal(data[:, ~gap], expected[:, ~gap])
-        assert not data[:, gap].any()
+    _assert_exact(got, record)
+    for fs in (2000.0, 100.0):
         # the outage: a run of at least its length, reported with its sample count
         lost = source.outages[0].lost_samples[fs]
         assert lost >= 2.0 * fs * 0.9
-        assert gap.sum() >= lost
+        assert got[fs][2].sum() >= lost
     assert source.stats.duplicates > 0
+
+
+def test_a_link_dropped_from_outside_resumes_the_same_stream(bluez):
+    handle = bluez(duration_s=8.0, speed=4)
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5, backoff_first_s=0.05, backoff_max_s=0.2))
+    blocks = source.blocks()
+    early = [next(blocks) for _ in range(10)]
+    handle.drop_link(outage_s=1.0)
+    _finish(handle, source, 30)
+    got = _collect(source, early + list(blocks))
+    record = handle.record()
+    assert record.status.connects == 2 and len(source.outages) == 1
+    _assert_exact(got, record)
+    gap = got[2000.0][2]
+    runs = np.flatnonzero(np.diff(gap.astype(np.int8)))
+    assert len(runs) == 2, "one gap"
+    assert runs[1] - runs[0] == source.outages[0].lost_samples[2000.0]
+    assert got[2000.0][1].shape[1] == 8 * 2000
+
+
+def _assert_exact(got, record) -> None:
+    """Every sample that reached the air arrives bit-exact at its index; the rest is a zero-filled, marked gap."""
+    for group, fs in enumerate((2000.0, 100.0)):
+        start, data, gap = got[fs]
+        assert start == 0
+        expected, missing = _expected(record, group, data.shape[1])
+        np.testing.assert_array_equal(gap, missing)
+        np.testing.assert_array_equal(data[:, ~gap], expected[:, ~gap])
+        assert not data[:, gap].any()
 
 
 def test_a_refused_connection_is_retried(bluez):
