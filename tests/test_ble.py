@@ -8,6 +8,7 @@ pacing, never the samples.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -123,6 +124,9 @@ def test_a_link_dropped_from_outside_resumes_the_same_stream(bluez):
     source = BleSource(handle.address, BleOptions(scan_timeout_s=5, backoff_first_s=0.05, backoff_max_s=0.2))
     blocks = source.blocks()
     early = [next(blocks) for _ in range(10)]
+    # the clock fit maps device time to host time, whatever the device's rate (4x here)
+    last = early[-1]
+    assert abs((source.wall_time(last.fs_hz, last.end - 1) - datetime.now()).total_seconds()) < 0.5
     handle.drop_link(outage_s=1.0)
     _finish(handle, source, 30)
     got = _collect(source, early + list(blocks))

@@ -226,6 +226,22 @@ class BleSource:
         """Device clock error against this computer's clock (positive: the device runs slow)."""
         return self.clock.drift_ppm
 
+    def wall_time(self, fs_hz: float, index: int) -> datetime | None:
+        """When sample ``index`` (at ``fs_hz``) was taken, on this computer's clock, corrected for device-clock drift.
+
+        None until a few packets have arrived. Sample indices alone assume the
+        nominal rate; over a night a crystal error of 50 ppm is 1.4 s, which
+        matters when events are compared with other clocks.
+        """
+        if self._bases is None:
+            return None
+        g = next(i for i, group in enumerate(self._groups) if group[0].fs_hz == fs_hz)
+        device_us = round((index + self._bases[g]) * 1e6 / fs_hz)
+        host_s = self.clock.host_time_s(device_us % protocol.TIMESTAMP_MODULO)
+        if host_s is None:
+            return None
+        return datetime.now() - timedelta(seconds=time.monotonic() - host_s)
+
     # ------------------------------------------------------------------- sync
     def blocks(self) -> Iterator[Block]:
         """Blocks until close() (or the link is given up); Ctrl-C closes the source cleanly."""
