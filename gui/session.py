@@ -148,6 +148,9 @@ class LiveSession(QtCore.QObject):
         except FascdetectError as exc:
             error = str(exc)
             log.warning("monitor source %s: %s", self.description, exc)
+        except Exception as exc:  # a bug: keep the traceback in the log, tell the user, keep the window alive
+            error = f"internal error ({type(exc).__name__}: {exc}); see the log"
+            log.exception("monitor worker failed on %s", self.description)
         finally:
             if self._source is not None:
                 self._source.close()

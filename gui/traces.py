@@ -1,8 +1,9 @@
 """Live traces: the pipeline's filtered signal per channel, scrolling, one plot per foot.
 
-Every frame draws at most two points (min and max) per pixel column per
-channel, whatever the sampling rate and window, so 16 channels at 2 kHz
-cost the same to draw as 16 at 200 Hz. Each lane is scaled to its
+Every frame reduces each channel to its minimum and maximum per pixel
+column and fills those spans into an image (``gui.raster``), whatever the
+sampling rate and window, so 16 channels at 2 kHz cost the same to draw as
+16 at 200 Hz. Each lane is scaled to its
 channel's noise floor, so a twitch (≥ 3.5× the floor) stands out the same
 on a quiet and a noisy electrode.
 """
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import Callable
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.Qt import QtCore
 
 from fascdetect.model import Channel, Event
 from fascdetect.regions import SIDE_NAMES
+from gui.raster import lane_image
 from gui.ring import minmax_decimate
 from gui.session import TraceSlot
 
@@ -25,6 +29,7 @@ LANE_FILL = 0.46
 FLOOR_MULTIPLE = 15.0
 """A lane's half-height is this many noise floors: noise stays within ~1/4 of it, a twitch fills it."""
 MIN_SCALE = {"EMG": 5.0, "ACC": 0.5}
+LANE_COLOURS = {"EMG": (20, 20, 20), "ACC": (0, 120, 90)}
 KIND_COLOURS = {"twitch": (0, 110, 230), "burst": (230, 130, 0), "cramp": (210, 0, 0), "movement": (120, 120, 120)}
 MAX_MARKERS = 5000
 WINDOW_MAX_S = 30.0
@@ -37,23 +42,18 @@ def lane_key(channel: Channel) -> str:
 
 
 class _FootPlot:
-    """One foot: a lane per visible channel and event markers.
-
-    All EMG lanes of the foot are one curve, and all accelerometer lanes
-    another (broken between lanes): two items to bound and paint per foot
-    instead of one per channel, which is most of pyqtgraph's per-frame cost.
-    """
+    """One foot: a lane per visible channel (one image per rate group) and event markers."""
 
     def __init__(self, plot: pg.PlotItem, side: str) -> None:
         self.plot = plot
         self.side = side
         self.channels: list[Channel] = []
         self.scales: dict[str, float] = {}
-        self.curves = {modality: pg.PlotCurveItem(pen=pg.mkPen(colour, width=1), skipFiniteCheck=True)
-                       for modality, colour in (("EMG", (20, 20, 20)), ("ACC", (0, 120, 90)))}
+        self.images: dict[float, pg.ImageItem] = {}
+        """Sampling rate → the image of that rate group's lanes."""
         self.markers = pg.ScatterPlotItem(size=9, symbol="t", pen=None)
         self.spans = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen((210, 0, 0, 160), width=4))
-        for item in (*self.curves.values(), self.markers, self.spans):
+        for item in (self.markers, self.spans):
             plot.addItem(item)
         plot.setTitle(f"{SIDE_NAMES[side]} foot", size="9pt")
         plot.setMouseEnabled(x=False, y=False)
@@ -64,10 +64,17 @@ class _FootPlot:
 
     def set_channels(self, channels: list[Channel]) -> None:
         self.channels = channels
-        for curve in self.curves.values():
-            curve.setData([], [])
+        for image in self.images.values():
+            image.clear()
         self.plot.setYRange(-len(channels) + 0.5, 0.5, padding=0)
         self._label_lanes()
+
+    def image(self, fs_hz: float) -> pg.ImageItem:
+        if fs_hz not in self.images:
+            self.images[fs_hz] = pg.ImageItem(axisOrder="row-major")
+            self.images[fs_hz].setZValue(-1)  # under the event markers
+            self.plot.addItem(self.images[fs_hz])
+        return self.images[fs_hz]
 
     def lane_of(self, label: str) -> int | None:
         for i, c in enumerate(self.channels):
@@ -84,16 +91,20 @@ class _FootPlot:
             ticks.append((-i, text))
         self.plot.getAxis("left").setTicks([ticks, []])
 
-    def rescale(self, noise_floor: dict[str, float], peaks: dict[str, float]) -> None:
+    def rescale(self, noise_floor: dict[str, float], peaks: Callable[[], dict[str, float]]) -> None:
         """Follow each channel's noise floor, ignoring changes under 30% so lanes do not jitter.
 
         Until the pipeline has measured a floor (its first seconds), the lane fits the signal shown.
         """
         changed = False
+        shown: dict[str, float] | None = None
         for c in self.channels:
             floor = noise_floor.get(lane_key(c), 0.0)
-            known = math.isfinite(floor) and floor > 0
-            target = max(FLOOR_MULTIPLE * floor if known else peaks.get(c.label, 0.0), MIN_SCALE[c.modality])
+            if math.isfinite(floor) and floor > 0:
+                target = max(FLOOR_MULTIPLE * floor, MIN_SCALE[c.modality])
+            else:
+                shown = peaks() if shown is None else shown
+                target = max(shown.get(c.label, 0.0), MIN_SCALE[c.modality])
             old = self.scales.get(c.label)
             if old is None or abs(target / old - 1) > 0.3:
                 self.scales[c.label] = target
@@ -165,35 +176,33 @@ class TraceView(pg.GraphicsLayoutWidget):
         return points
 
     def _draw_foot(self, foot: _FootPlot, width_px: int, noise_floor: dict[str, float]) -> int:
-        columns: list[tuple[np.ndarray, int, Channel, np.ndarray]] = []
-        by_ring: dict[int, list[tuple[int, Channel, TraceSlot]]] = {}
+        groups: dict[float, list[tuple[int, Channel, TraceSlot]]] = {}
         for lane, c in enumerate(foot.channels):
             slot = self.slots[c.label]
-            by_ring.setdefault(id(slot.ring), []).append((lane, c, slot))
-        for members in by_ring.values():
-            slot = members[0][2]
-            fs = slot.fs_hz
-            stop = slot.ring.end
-            samples, first = slot.ring.window(stop - math.ceil(self.window_s * fs), stop, [m[2].row for m in members])
+            groups.setdefault(slot.fs_hz, []).append((lane, c, slot))
+        drawn = []
+        for fs, members in groups.items():
+            ring = members[0][2].ring
+            samples, first = ring.window(ring.end - math.ceil(self.window_s * fs), ring.end, [m[2].row for m in members])
             index, values = minmax_decimate(samples, first, math.ceil(self.window_s * fs / width_px))
-            if len(index):
-                columns += [(index / fs, lane, c, y) for (lane, c, _), y in zip(members, values)]
-        foot.rescale(noise_floor, {c.label: float(np.abs(y).max()) for _, _, c, y in columns})
-        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"EMG": [], "ACC": []}
-        for x, lane, c, y in columns:
-            scale = foot.scales.get(c.label, MIN_SCALE[c.modality])
-            parts[c.modality].append((x, np.clip(y / scale, -1.0, 1.0) * LANE_FILL - lane))
+            drawn.append((fs, members, index, values))
+        foot.rescale(noise_floor, lambda: {c.label: float(np.abs(v).max()) for _, members, index, values in drawn
+                                           if len(index) for (_, c, _), v in zip(members, values)})
+        lane_px = max(4, round(foot.plot.getViewBox().height() / max(len(foot.channels), 1)))
         points = 0
-        for modality, lanes in parts.items():
-            if not lanes:
-                foot.curves[modality].setData([], [])
+        for fs, members, index, values in drawn:
+            image = foot.image(fs)
+            if not len(index):
+                image.clear()
                 continue
-            x = np.concatenate([p[0] for p in lanes])
-            y = np.concatenate([p[1] for p in lanes])
-            connect = np.ones(len(x), dtype=bool)
-            connect[np.cumsum([len(p[0]) for p in lanes]) - 1] = False  # no line from one lane's end to the next
-            foot.curves[modality].setData(x, y, connect=connect)
-            points += len(x)
+            scale = np.array([foot.scales.get(c.label, MIN_SCALE[c.modality]) for _, c, _ in members])[:, None]
+            top, bottom = members[0][0], members[-1][0]
+            pixels = lane_image(values[:, 0::2] / scale, values[:, 1::2] / scale, [m[0] - top for m in members],
+                                bottom - top + 1, lane_px, [LANE_COLOURS[c.modality] for _, c, _ in members], LANE_FILL)
+            image.setImage(pixels, autoLevels=False)
+            x0, x1 = index[0] / fs, (index[-1] + 1) / fs
+            image.setRect(QtCore.QRectF(x0, -bottom - 0.5, x1 - x0, bottom - top + 1))
+            points += values.size
         return points
 
     def _draw_events(self, foot: _FootPlot) -> None:
