@@ -97,7 +97,7 @@ def test_sixty_seconds_arrive_bit_exact(bluez):
         assert not gap.any()
         np.testing.assert_array_equal(data, expected)
     assert source.stats.duplicates == 0 and not source.stats.drops
-    assert source.battery_pct is not None
+    assert source.battery_pct == handle.peripheral.firmware.battery_pct(60.0) < 100, "battery notifications arrive"
 
 
 def test_loss_and_a_mid_stream_disconnect_become_exact_gaps(bluez):
@@ -198,3 +198,34 @@ def test_closing_mid_stream_stops_the_device_and_ends_the_blocks(bluez):
     assert all(b.gap is None for b in first + rest)
     assert not handle.peripheral.device.connected
     assert not handle.peripheral.streaming, "the device got STOP"
+
+
+def test_giving_up_after_a_long_outage_is_a_clear_error_after_the_last_block(bluez):
+    handle = bluez(duration_s=None, speed=1)
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5, backoff_first_s=0.05, backoff_max_s=0.1, give_up_after_s=0.5))
+    blocks = source.blocks()
+    received = [next(blocks) for _ in range(3)]
+    handle.drop_link(outage_s=3600.0)
+    with pytest.raises(DeviceError, match="could not reconnect within 0.5 s"):
+        received += list(blocks)
+    assert sum(b.n for b in received if b.fs_hz == 2000.0) > 0
+    assert len(source.outages) == 1 and source.outages[0].duration_s is None
+
+
+def test_demo_entry_point_prints_the_environment_and_stops_cleanly(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "firmware_sim.bluez", "--name", "Demo-1"], stdout=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        env = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines[:2])
+        assert set(env) == {"DBUS_SYSTEM_BUS_ADDRESS", "PATH"} and "Demo-1" in lines[2]
+        socket_path = env["DBUS_SYSTEM_BUS_ADDRESS"].removeprefix("unix:path=").split(",")[0].strip("'")
+        assert os.path.exists(socket_path)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    assert not os.path.exists(socket_path), "the private bus is gone"

@@ -188,6 +188,7 @@ class BleSource:
         self._queue: asyncio.Queue[Block | None] | None = None
         self._closing: asyncio.Event | None = None
         self._runner: asyncio.Task | None = None
+        self._failure: DeviceError | None = None
         self._ble_device = None
         self._client = None
         self._link_lost = asyncio.Event()
@@ -205,11 +206,17 @@ class BleSource:
         return source
 
     async def ablocks(self) -> AsyncIterator[Block]:
-        """Blocks in time order within each rate group, until close."""
+        """Blocks in time order within each rate group, until close.
+
+        If the link could not be restored within ``give_up_after_s``, every
+        block received is yielded first, then DeviceError is raised.
+        """
         assert self._queue is not None, "open the source first"
         while True:
             block = await self._queue.get()
             if block is None:
+                if self._failure is not None:
+                    raise self._failure
                 return
             yield block
 
@@ -393,6 +400,7 @@ class BleSource:
                     outage.attempts = await self._connect(None if give_up is None else t0 + give_up)
                 except DeviceError as exc:
                     log.error("giving up on the wearable: %s", exc)
+                    self._failure = DeviceError(f"lost the wearable and could not reconnect within {give_up:g} s: {exc}")
                     break
                 except Exception:
                     if self._closing.is_set():
