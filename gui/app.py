@@ -99,7 +99,11 @@ def run_monitor(spec: str, open_spec: Callable[[str], Source], scenarios: tuple[
     try:
         figures = measure(window, duration_s)
         path = save_png(window, screenshot)
+        status = window.status.text()
+        counts = window.tally.summary(window.session.status().data_s if window.session else 0.0)
     finally:
         window.close()
     print(f"saved {path}; {figures.line()}")
+    print(f"status: {status}")
+    print(f"events: {counts['twitches']} twitches, {counts['bursts']} bursts, {counts['cramps']} cramps")
     return 0

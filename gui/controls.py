@@ -12,6 +12,7 @@ from pathlib import Path
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from fascdetect.sources.spec import SPEC_FORMS
+from gui.ble_scan import BleScanner
 
 SPEEDS = ("1", "2", "5", "10", "60", "max")
 WINDOWS_S = (2.0, 5.0, 10.0, 20.0, 30.0)
@@ -28,6 +29,8 @@ class Controls(QtWidgets.QWidget):
     window_changed = QtCore.Signal(float)
     sound_changed = QtCore.Signal(bool)
     settings_requested = QtCore.Signal()
+    message = QtCore.Signal(str)
+    """Something to tell the user in the status bar."""
 
     def __init__(self, scenarios: tuple[str, ...], window_s: float, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -50,6 +53,13 @@ class Controls(QtWidgets.QWidget):
         self.spec.returnPressed.connect(self._spec_entered)
         connect = QtWidgets.QPushButton("Connect")
         connect.clicked.connect(self._spec_entered)
+        self.scan = QtWidgets.QPushButton("Scan BLE…")
+        self.scan.setToolTip("look for wearables nearby and pick one")
+        self.scanner = BleScanner()
+        self.scan.clicked.connect(self._scan_clicked)
+        self.scanner.found.connect(self.offer_devices)
+        self.scanner.failed.connect(self._scan_failed)
+        self.devices_menu = QtWidgets.QMenu(self)
         self.record = QtWidgets.QPushButton("Record…")
         self.record.setCheckable(True)
         self.record.clicked.connect(self._record_clicked)
@@ -65,8 +75,8 @@ class Controls(QtWidgets.QWidget):
         settings = QtWidgets.QPushButton("Detector settings")
         settings.clicked.connect(self.settings_requested)
 
-        for widget in (self.scenario, simulate, _separator(), self.speed, open_file, _separator(), self.spec, connect,
-                       _separator(), self.record, reset, self.window, self.sound, settings):
+        for widget in (self.scenario, simulate, _separator(), self.speed, open_file, _separator(), self.scan, self.spec,
+                       connect, _separator(), self.record, reset, self.window, self.sound, settings):
             row.addWidget(widget)
         self.spec.setMinimumWidth(200)
 
@@ -83,6 +93,32 @@ class Controls(QtWidgets.QWidget):
         text = self.spec.text().strip()
         if text:
             self.source_requested.emit(text)
+
+    def _scan_clicked(self) -> None:
+        self.scan.setEnabled(False)
+        self.scan.setText("Scanning…")
+        self.scanner.start()
+
+    def _scan_failed(self, why: str) -> None:
+        self._scan_done()
+        self.message.emit(why)
+
+    def _scan_done(self) -> None:
+        self.scan.setEnabled(True)
+        self.scan.setText("Scan BLE…")
+
+    def offer_devices(self, devices: list) -> None:
+        """A menu of the wearables found; picking one connects to it by address."""
+        self._scan_done()
+        self.devices_menu.clear()
+        if not devices:
+            self.message.emit("no wearables found (is Bluetooth on, and the wearable charged and near?)")
+            return
+        for d in devices:
+            battery = "" if d.battery_pct is None else f", battery {d.battery_pct}%"
+            action = self.devices_menu.addAction(f"{d.name or 'unnamed'}  {d.address}  ({d.rssi} dBm{battery})")
+            action.triggered.connect(lambda _=False, address=d.address: self.source_requested.emit(f"ble:{address}"))
+        self.devices_menu.popup(self.scan.mapToGlobal(self.scan.rect().bottomLeft()))
 
     def _record_clicked(self, checked: bool) -> None:
         if not checked:

@@ -97,6 +97,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.controls.window_changed.connect(self.traces.set_window)
         self.controls.sound_changed.connect(lambda on: setattr(self.alert, "audible", on))
         self.controls.settings_requested.connect(lambda: self.tabs.setCurrentWidget(self.settings))
+        self.controls.message.connect(lambda text: self.status.showMessage(text, 15000))
         self.channel_list.hidden_changed.connect(self.traces.set_hidden)
 
         self.timer = QtCore.QTimer(self)

@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -32,6 +32,8 @@ from gui.ring import SampleRing
 
 log = logging.getLogger(__name__)
 
+STALL_S = 3.0
+"""No block for this long (wall time) is shown as a stalled stream."""
 PROVISIONAL_EVERY_S = 0.5
 """How often (wall time) the worker re-classifies still-open episodes to show a cramp while it builds."""
 
@@ -95,6 +97,7 @@ class LiveSession(QtCore.QObject):
         self._recording: LiveRecording | None = None
         self._gap_samples = 0
         self._samples = 0
+        self._last_block_wall = 0.0
 
     # -- UI thread --------------------------------------------------------------
     def start(self) -> None:
@@ -120,7 +123,17 @@ class LiveSession(QtCore.QObject):
         return out
 
     def status(self) -> SessionStatus:
-        return self._status
+        """The worker's latest snapshot, with the link state and battery read live from the source
+        (during a link outage no blocks arrive to update the snapshot)."""
+        status = self._status
+        source = self._source
+        if status.state in ("ended", "error") or source is None:
+            return status
+        state = link_state(source)
+        quiet_s = time.monotonic() - self._last_block_wall
+        if state != "reconnecting" and self._last_block_wall and quiet_s > STALL_S:
+            state = f"no data for {quiet_s:.0f} s"
+        return replace(status, state=state, battery_pct=getattr(source, "battery_pct", None))
 
     def start_recording(self, path: str | Path) -> None:
         """Record to EDF+ at ``path`` from the next whole second of stream time.
@@ -207,10 +220,10 @@ class LiveSession(QtCore.QObject):
             self._samples += block.n
             self._gap_samples += 0 if block.gap is None else int(block.gap.sum())
         rec = self._recording
+        self._last_block_wall = time.monotonic()
         self._status = SessionStatus(
-            state=str(getattr(source, "state", "running")),
+            state="running",
             data_s=max(self._status.data_s, block.end / block.fs_hz),
-            battery_pct=getattr(source, "battery_pct", None),
             loss_pct=100.0 * self._gap_samples / max(self._samples, 1),
             noise_floor=pipeline.noise_floor(),
             mains_hz=pipeline.mains_hz(),
@@ -238,6 +251,15 @@ class LiveSession(QtCore.QObject):
             log.info("recording closed: %s", self._recording.path)
             self._recording = None
             self.recording_changed.emit("", "")
+
+
+def link_state(source: Source) -> str:
+    """'connected' or 'reconnecting' for a wearable that keeps a list of link ``outages`` (BleSource),
+    'running' for sources without a link (replay, simulator)."""
+    outages = getattr(source, "outages", None)
+    if outages is None:
+        return "running"
+    return "reconnecting" if outages and outages[-1].duration_s is None else "connected"
 
 
 def provisional_cramps(pipeline: Pipeline) -> list[Event]:

@@ -1,7 +1,9 @@
 """``fascdetect monitor``: the live desktop display (pyqtgraph) of twitches per foot region.
 
 With no ``--source`` it starts on the simulated wearable, so a first run
-shows something at once. ``--screenshot FILE.png --duration S`` runs
+shows something at once. ``sim-ble[:SCENARIO]`` runs the simulated wearable
+behind a stand-in BlueZ on a private D-Bus and reads it with the real
+Bluetooth source (bleak), exercising the whole wireless path without radio. ``--screenshot FILE.png --duration S`` runs
 headless for S seconds, saves the window and prints the frame rate and CPU
 use (for tests, benchmarks and the README's pictures).
 """
@@ -15,6 +17,7 @@ from fascdetect.errors import InputError
 from fascdetect.sources.spec import SPEC_FORMS, parse_source_spec
 
 DEFAULT_SOURCE = "sim"
+SIM_BLE = "sim-ble"
 DEFAULT_SCREENSHOT_S = 10.0
 
 
@@ -25,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     f"timeline, running the same detector as analyze. Sources: {SPEC_FORMS}. "
                     "Without --source it starts on the simulated wearable.")
     p.add_argument("--source", default=DEFAULT_SOURCE, metavar="SRC",
-                   help="sim[:SCENARIO][@SPEED], ble[:NAME_OR_ADDRESS] or replay:PATH[@SPEED] (default: sim)")
+                   help="sim[:SCENARIO][@SPEED], sim-ble[:SCENARIO], ble[:NAME_OR_ADDRESS] or replay:PATH[@SPEED] "
+                        "(default: sim)")
     p.add_argument("--montage", metavar="FILE.toml", help="map labels of a replayed recording")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a detector setting (see analyze --show-config); repeatable")
@@ -45,12 +49,34 @@ def run(args: argparse.Namespace) -> int:
     from gui.app import run_monitor
 
     config = DetectorConfig().with_overrides(args.set)
-    parse_source_spec(args.source)  # a malformed spec fails here, before any window opens
+    kind, _, scenario = args.source.partition(":")
+    simulated_radio = kind.strip().lower() == SIM_BLE
+    if not simulated_radio:
+        parse_source_spec(args.source)  # a malformed spec fails here, before any window opens
     if args.duration and not args.screenshot:
         raise InputError("--duration goes with --screenshot (an interactive monitor runs until its window is closed)")
     if not 1.0 <= args.window <= 30.0:
         raise InputError(f"--window must be between 1 and 30 seconds, not {args.window:g}")
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
     duration_s = parse_duration(args.duration) if args.duration else DEFAULT_SCREENSHOT_S
-    return run_monitor(args.source, lambda spec: open_cli_source(spec, montage), tuple(SCENARIOS), config,
-                       args.window, Path(args.screenshot) if args.screenshot else None, duration_s)
+    bluez = _start_simulated_radio(scenario.strip() or "rest") if simulated_radio else None
+    try:
+        return run_monitor("ble" if bluez else args.source, lambda spec: open_cli_source(spec, montage),
+                           tuple(SCENARIOS), config, args.window, Path(args.screenshot) if args.screenshot else None,
+                           duration_s)
+    finally:
+        if bluez is not None:
+            bluez.stop()
+
+
+def _start_simulated_radio(scenario: str):
+    """The simulated wearable on a stand-in BlueZ (private D-Bus), found by ``ble`` in this process."""
+    import os
+
+    from firmware_sim.bluez import start_private_bluez
+    from firmware_sim.scenarios import get_scenario
+
+    get_scenario(scenario)  # an unknown name is an InputError before any daemon starts
+    handle = start_private_bluez(scenario)
+    os.environ.update(handle.env)
+    return handle
