@@ -70,7 +70,7 @@ def measure(window, seconds: float) -> RunFigures:
     points0 = window.points_drawn
     wall0, ui0, proc0 = time.monotonic(), time.thread_time(), time.process_time()
     loop = QtCore.QEventLoop()
-    QtCore.QTimer.singleShot(round(seconds * 1000), loop.quit)
+    QtCore.QTimer.singleShot(round(seconds * 1000), QtCore.Qt.TimerType.PreciseTimer, loop.quit)
     loop.exec()
     app.processEvents()
     wall = time.monotonic() - wall0

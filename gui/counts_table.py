@@ -19,7 +19,7 @@ def clock(seconds: float | None) -> str:
 
 
 class CountsTable(QtWidgets.QTableWidget):
-    """One row per (side, region) of the tally; ``refresh(tally, now_s)`` rewrites the cells that changed."""
+    """One row per (side, region) of the tally; ``refresh`` rewrites the cells that changed."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
@@ -30,13 +30,14 @@ class CountsTable(QtWidgets.QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.keys: list[tuple[str, str]] = []
 
-    def refresh(self, tally: Tally, now_s: float) -> None:
+    def refresh(self, tally: Tally, now_s: float, counted_s: float) -> None:
+        """``now_s``: stream time (for the recent rate); ``counted_s``: how long the tally has counted."""
         keys = list(tally.counts)
         if keys != self.keys:
             self.keys = keys
             self.clearContents()
             self.setRowCount(len(keys))
-        summary = {(r["side"], r["region"]): r for r in tally.summary(now_s)["regions"]}
+        summary = {(r["side"], r["region"]): r for r in tally.summary(counted_s)["regions"]}
         for row, key in enumerate(keys):
             c = tally.counts[key]
             values = (c.side, c.region, str(c.twitches), f"{tally.recent_rate_per_min(*key, now_s):.1f}",

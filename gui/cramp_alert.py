@@ -6,7 +6,7 @@ until it is dismissed even after the cramp has ended.
 
 from __future__ import annotations
 
-from pyqtgraph.Qt import QtCore, QtWidgets
+from pyqtgraph.Qt import QtWidgets
 
 from fascdetect.model import Event
 from fascdetect.regions import describe

@@ -73,6 +73,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self._shown: LiveSession | None = None
         """The session the widgets are built for; its events are taken only from then on."""
         self.tally = Tally([])
+        self.counted_from_s = 0.0
+        """Stream time of the last reset: session averages are per minute since then."""
         self.frames = FrameMeter()
         self.points_drawn = 0
         """Trace points drawn since the window opened (for the frame-cost figures)."""
@@ -164,6 +166,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
             return  # a session replaced before its opening reached us
         regions = [(c.side, c.region) for c in session.channels]
         self.tally = Tally(regions)
+        self.counted_from_s = 0.0
         self.foot_map.set_sensed(set(regions))
         self.channel_list.set_channels(session.channels)
         self.traces.set_channels(session.channels, session.traces)
@@ -194,6 +197,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def reset_counts(self) -> None:
         self.tally = Tally(list(self.tally.counts))
+        self.counted_from_s = self.session.status().data_s if self.session is not None else 0.0
         self.foot_map.reset()
         self.timeline.clear_events()
         self.alert.clear()
@@ -225,7 +229,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
     def refresh_tables(self) -> None:
         if self.session is not None and self.session is self._shown:
             status = self.session.status()
-            self.counts.refresh(self.tally, status.data_s)
+            self.counts.refresh(self.tally, status.data_s, status.data_s - self.counted_from_s)
             self.channel_list.refresh(status.noise_floor, status.clipped_s)
 
     def _take_events(self, events: list[Event]) -> None:

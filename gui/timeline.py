@@ -78,6 +78,10 @@ class Timeline(pg.PlotWidget):
         self._points = {kind: _Growing() for kind in KIND_COLOURS}
         self._dirty = True
 
+    def drawn(self) -> dict[str, int]:
+        """Events per kind in the raster (what a user sees)."""
+        return {kind: points.n // 2 for kind, points in self._points.items()}
+
     def add_events(self, events: list[Event]) -> None:
         for e in events:
             row = self.rows.get((e.side, e.region))

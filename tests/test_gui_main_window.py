@@ -11,7 +11,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
 import csv
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +114,8 @@ def test_replay_gives_the_same_counts_as_analyze(qtbot, window):
     duration_s = expected.duration_s
     assert window.session.status().data_s == pytest.approx(duration_s)
     assert window.tally.summary(duration_s) == expected.tally.summary(duration_s)
+    kinds = [e.kind for e in expected.events]
+    assert window.timeline.drawn() == {kind: kinds.count(kind) for kind in window.timeline.drawn()}
     for key, c in expected.tally.counts.items():
         assert window.counts.cell_text(*key, "twitches") == str(c.twitches)
         assert window.counts.cell_text(*key, "cramps") == str(c.cramps)
@@ -179,3 +180,20 @@ def test_detector_settings_are_shown(window):
 
     assert window.settings.topLevelItemCount() == len(fields(window.config))
     assert window.settings.value_text("threshold_on") == f"{window.config.threshold_on:g}"
+
+
+def test_reset_counts_starts_the_tally_again(qtbot, window):
+    scenario = get_scenario("post-exercise").with_(movement_rate_per_h=0.0, cramp_rate_per_h=0.0)
+    window.start_session(lambda: ReplaySource(Generator(scenario, seed=4), speed=20.0), "sim")
+    qtbot.waitUntil(lambda: sum(c.twitches for c in window.tally.counts.values()) >= 5, timeout=30_000)
+    window.reset_counts()
+    assert sum(c.twitches for c in window.tally.counts.values()) == 0
+    assert window.timeline.drawn()["twitch"] == 0
+    reset_at = window.counted_from_s
+    assert reset_at > 0
+    qtbot.waitUntil(lambda: sum(c.twitches for c in window.tally.counts.values()) >= 10, timeout=30_000)
+    window.refresh_tables()
+    counted_min = (window.session.status().data_s - reset_at) / 60
+    busiest = max(window.tally.counts.values(), key=lambda c: c.twitches)
+    shown = float(window.counts.cell_text(busiest.side, busiest.region, "/min avg"))
+    assert shown == pytest.approx(busiest.twitches / counted_min, rel=0.05, abs=0.02)
