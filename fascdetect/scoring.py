@@ -71,18 +71,13 @@ def score(detected: list[Event], truth: list[Event], tolerance_s: dict[str, floa
         det = [e for e in detected if e.kind == kind]
         tru = [e for e in truth if e.kind == kind]
         s = KindScore(kind)
-        pairs = _near_pairs(det, tru, tol[kind])
-        used_d, used_t = set(), set()
-        for _, i, j in pairs:
-            if i in used_d or j in used_t:
-                continue
-            used_d.add(i)
-            used_t.add(j)
+        matches = _match(det, tru, tol[kind], same_region=True)
+        for i, j in matches:
             s.onset_errors_s.append(det[i].onset_s - tru[j].onset_s)
             s.duration_errors_s.append(det[i].duration_s - tru[j].duration_s)
-        s.true_positives = len(used_t)
-        s.false_positives = len(det) - len(used_d)
-        s.false_negatives = len(tru) - len(used_t)
+        s.true_positives = len(matches)
+        s.false_positives = len(det) - len(matches)
+        s.false_negatives = len(tru) - len(matches)
         if kind in ("cramp", "movement"):
             s.fragments = [sum(1 for d in det if d.side == t.side and d.onset_s < t.end_s and d.end_s > t.onset_s)
                            for t in tru]
@@ -100,18 +95,24 @@ def region_accuracy(detected: list[Event], truth: list[Event], kind: str = "twit
     tol = ONSET_TOLERANCE_S[kind] if tolerance_s is None else tolerance_s
     det = [e for e in detected if e.kind == kind]
     tru = [e for e in truth if e.kind == kind]
-    used_d, used_t, right = set(), set(), 0
-    for _, i, j in _near_pairs(det, tru, tol, same_region=False):
-        if i in used_d or j in used_t:
-            continue
-        used_d.add(i)
-        used_t.add(j)
-        right += det[i].region == tru[j].region
-    return right, len(used_t)
+    matches = _match(det, tru, tol, same_region=False)
+    return sum(det[i].region == tru[j].region for i, j in matches), len(matches)
 
 
-def _near_pairs(det: list[Event], tru: list[Event], tol: float, same_region: bool = True
-                ) -> list[tuple[float, int, int]]:
+def _match(det: list[Event], tru: list[Event], tol: float, same_region: bool) -> list[tuple[int, int]]:
+    """One-to-one (detected, true) index pairs, closest onsets first."""
+    used_d: set[int] = set()
+    used_t: set[int] = set()
+    out = []
+    for _, i, j in _near_pairs(det, tru, tol, same_region):
+        if i not in used_d and j not in used_t:
+            used_d.add(i)
+            used_t.add(j)
+            out.append((i, j))
+    return out
+
+
+def _near_pairs(det: list[Event], tru: list[Event], tol: float, same_region: bool) -> list[tuple[float, int, int]]:
     """(onset error, detected index, true index) for every same-place pair within ``tol``, closest first.
 
     Same place is the same side and (unless ``same_region`` is False) region.
