@@ -70,7 +70,11 @@ def measure(window, seconds: float) -> RunFigures:
     points0 = window.points_drawn
     wall0, ui0, proc0 = time.monotonic(), time.thread_time(), time.process_time()
     loop = QtCore.QEventLoop()
-    QtCore.QTimer.singleShot(round(seconds * 1000), QtCore.Qt.TimerType.PreciseTimer, loop.quit)
+    timer = QtCore.QTimer()
+    timer.setSingleShot(True)
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)  # a coarse timer may end a long run 5% early
+    timer.timeout.connect(loop.quit)
+    timer.start(round(seconds * 1000))
     loop.exec()
     app.processEvents()
     wall = time.monotonic() - wall0

@@ -156,7 +156,7 @@ class LiveSession(QtCore.QObject):
             pipeline = Pipeline(source.channels, self.config)
             self._prepare(source.channels)
             self._status.state = "running"
-            self.opened.emit()
+            self._emit(self.opened)
             self._stream(source, pipeline)
         except FascdetectError as exc:
             error = str(exc)
@@ -170,7 +170,7 @@ class LiveSession(QtCore.QObject):
             self._close_recording()
             self._status.state = "error" if error else "ended"
             self._status.error = error
-            self.ended.emit(error)
+            self._emit(self.ended, error)
 
     def _prepare(self, channels: tuple[Channel, ...]) -> None:
         self.channels = channels
@@ -241,16 +241,24 @@ class LiveSession(QtCore.QObject):
                 try:
                     self._recording = LiveRecording.from_block(path, source.channels, source.start, block)
                 except FascdetectError as exc:
-                    self.recording_changed.emit("", f"cannot record to {path}: {exc}")
+                    self._emit(self.recording_changed, "", f"cannot record to {path}: {exc}")
                 else:
-                    self.recording_changed.emit(str(self._recording.path), "")
+                    self._emit(self.recording_changed, str(self._recording.path), "")
+
+    def _emit(self, signal: QtCore.SignalInstance, *args: object) -> None:
+        """Emit, unless the application has already deleted this object (a window closed
+        without stopping its session, at interpreter exit); the worker then just ends."""
+        try:
+            signal.emit(*args)
+        except RuntimeError:
+            log.debug("session deleted before its worker ended; %s not delivered", signal)
 
     def _close_recording(self) -> None:
         if self._recording is not None:
             self._recording.close()
             log.info("recording closed: %s", self._recording.path)
             self._recording = None
-            self.recording_changed.emit("", "")
+            self._emit(self.recording_changed, "", "")
 
 
 def link_state(source: Source) -> str:
