@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     drops = tuple(args.drop_every * k for k in range(1, 10_000)) if args.drop_every > 0 else ()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # before anything is printed: a caller may stop us at once
     try:
         handle = start_private_bluez(
             args.scenario, seed=args.seed, speed=args.speed,
@@ -47,8 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     for key, value in handle.env.items():
         print(f"export {key}={shlex.quote(value)}")
     print(f"# {handle.name} ({handle.address}) is advertising; Ctrl-C to stop", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         stop.wait()
     except KeyboardInterrupt:
