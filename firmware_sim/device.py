@@ -205,6 +205,10 @@ class Radio:
             return []
         return self._release(out)
 
+    def discard_held(self) -> None:
+        """The link dropped: a packet held back for reordering never reaches the air."""
+        self._held.clear()
+
     def drain(self) -> list[OutgoingPacket]:
         """Packets held back for reordering (before a disconnect or at the end)."""
         return self._release([])

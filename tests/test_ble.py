@@ -69,15 +69,16 @@ def _collect(source: BleSource, blocks=None) -> dict[float, tuple[int, np.ndarra
     return out
 
 
-def _expected(record, group: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _expected(record, group: int, n: int, payload: int = protocol.MAX_PAYLOAD_BYTES) -> tuple[np.ndarray, np.ndarray]:
     """The device's samples in physical units and its own account of what never reached the air."""
     counts = record.counts[group][:n]
-    missing = np.ones(len(record.counts[group]), bool)
-    fr_per = max(1, (protocol.MAX_PAYLOAD_BYTES - protocol.HEADER_BYTES) // 2 // counts.shape[1])
+    ch_per, fr_per = protocol.packet_layout(counts.shape[1], payload)
+    chunks = -(-counts.shape[1] // ch_per)
+    sent = np.zeros(len(record.counts[group]), int)
     for g, frame, _ in record.delivered:
         if g == group:
-            missing[frame : frame + fr_per] = False
-    return protocol.to_physical(counts.T, record.lsb[group]), missing[:n]
+            sent[frame : frame + fr_per] += 1
+    return protocol.to_physical(counts.T, record.lsb[group]), (sent < chunks)[:n]
 
 
 def test_sixty_seconds_arrive_bit_exact(bluez):
@@ -168,6 +169,23 @@ def test_acquire_notify_streams_the_same_samples(bluez):
     record = handle.record()
     expected, _ = _expected(record, 0, 3 * 2000)
     np.testing.assert_array_equal(got[2000.0][1], expected)
+
+
+def test_legacy_payloads_split_frames_and_still_arrive_exact(bluez):
+    payload = protocol.LEGACY_PAYLOAD_BYTES
+    handle = bluez(duration_s=1.0, speed=0, config=DeviceConfig(payload_bytes=payload),
+                   faults=LinkFaults(loss=0.01, seed=2))
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5))
+    _finish(handle, source, 60)
+    got = _collect(source)
+    record = handle.record()
+    assert record.status.sent > 8000, "2 channels per 20-byte packet: 4 packets per EMG frame"
+    for group, fs in enumerate((2000.0, 100.0)):
+        _, data, gap = got[fs]
+        expected, missing = _expected(record, group, data.shape[1], payload)
+        assert gap.any()
+        np.testing.assert_array_equal(gap, missing)
+        np.testing.assert_array_equal(data[:, ~gap], expected[:, ~gap])
 
 
 def test_scan_command_lists_the_wearable(bluez, capsys):

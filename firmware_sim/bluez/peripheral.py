@@ -148,6 +148,7 @@ class Peripheral:
             return
         for char in (self.data_char, self.battery_char):
             char.release()
+        self.radio.discard_held()
         self.device.set(services_resolved=False)
         for path, _ in reversed(self._gatt):
             self.bus.unexport(path)
