@@ -9,6 +9,7 @@ only: it shows health data) and measures the frame rate and CPU use.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,10 @@ def run_monitor(spec: str, open_spec: Callable[[str], Source], scenarios: tuple[
     window.show()
     window.open_source(spec)
     if screenshot is None:
+        # Qt's loop does not return to Python for signals on its own; the frame timer does, 30 times a
+        # second, so Ctrl-C or a SIGTERM closes the window (and any recording) cleanly.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: window.close())
         app.exec()
         window.stop_session()
         return 0

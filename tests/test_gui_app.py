@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pyqtgraph.Qt import QtGui
@@ -41,3 +43,20 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
     done = monitor("--window", "500", "--screenshot", str(tmp_path / "x.png"))
     assert done.returncode == 2 and "--window" in done.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_interactive_monitor_ends_cleanly_on_ctrl_c():
+    """Without --screenshot the window runs until closed; SIGINT closes it and the command exits 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "fascdetect", "monitor", "--source", "sim@4"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    try:
+        time.sleep(4)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
