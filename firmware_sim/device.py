@@ -108,10 +108,6 @@ class Device:
             self._record[group] = parts = [np.concatenate(parts)]
         return parts[0] if parts else np.zeros((0, len(self.groups[group])), np.int16)
 
-    def device_time_s(self, group: int, frame: int) -> float:
-        """Device-clock time of a frame: the ADC is clocked by the device crystal."""
-        return frame / self.groups[group][0].fs_hz
-
     def host_time_s(self, device_s: float) -> float:
         """Host-clock time of a device time (the crystal runs ``clock_drift_ppm`` fast)."""
         return device_s / (1 + self.config.clock_drift_ppm * 1e-6)

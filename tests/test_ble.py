@@ -153,7 +153,8 @@ def _assert_exact(got, record) -> None:
 
 
 def test_a_refused_connection_is_retried(bluez):
-    handle = bluez(duration_s=2.0, speed=4, faults=LinkFaults(refuse_connects=2))
+    handle = bluez(duration_s=2.0, speed=4, faults=LinkFaults(refuse_connects=1))
+    handle.refuse_connects(1)
     source = BleSource(handle.address, BleOptions(scan_timeout_s=5, backoff_first_s=0.05))
     _finish(handle, source, 30)
     got = _collect(source)
@@ -173,8 +174,8 @@ def test_acquire_notify_streams_the_same_samples(bluez):
 
 def test_legacy_payloads_split_frames_and_still_arrive_exact(bluez):
     payload = protocol.LEGACY_PAYLOAD_BYTES
-    handle = bluez(duration_s=1.0, speed=0, config=DeviceConfig(payload_bytes=payload),
-                   faults=LinkFaults(loss=0.01, seed=2))
+    handle = bluez(duration_s=1.0, speed=0, config=DeviceConfig(payload_bytes=payload))
+    handle.set_faults(LinkFaults(loss=0.01, seed=2))
     source = BleSource(handle.address, BleOptions(scan_timeout_s=5))
     _finish(handle, source, 60)
     got = _collect(source)

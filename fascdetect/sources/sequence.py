@@ -76,10 +76,6 @@ class GroupTracker:
         """frame start → (counts frames×channels, filled mask frames×channels)."""
         self._highest = -1
 
-    @property
-    def next_frame(self) -> int | None:
-        return self._next
-
     def push(self, packet: SamplePacket) -> list[Frames]:
         frame = self._unwrap_frame(packet.frame)
         n, lo, hi = packet.n_frames, packet.ch_lo, packet.ch_lo + packet.n_channels
