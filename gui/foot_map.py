@@ -215,7 +215,8 @@ class FootMap(QtWidgets.QWidget):
         bar = QtCore.QRectF(rect.left() + 150, rect.top() + 3, min(160.0, rect.width() - 330), rect.height() - 6)
         p.setPen(self.palette().color(QtGui.QPalette.ColorRole.Text))
         p.drawText(QtCore.QRectF(rect.left(), rect.top(), 145, rect.height()),
-                   QtCore.Qt.AlignmentFlag.AlignVCenter | QtCore.Qt.AlignmentFlag.AlignRight, "twitches/min (last 60 s)")
+                   QtCore.Qt.AlignmentFlag.AlignVCenter | QtCore.Qt.AlignmentFlag.AlignRight,
+                   "twitches/min (last 60 s)")
         steps = 24
         for i in range(steps):
             p.fillRect(QtCore.QRectF(bar.left() + i * bar.width() / steps, bar.top(), bar.width() / steps + 1,

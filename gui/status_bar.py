@@ -22,7 +22,8 @@ class MonitorStatusBar(QtWidgets.QStatusBar):
     def show_status(self, source: str, status: SessionStatus, frames_per_s: float) -> None:
         state = status.state if not status.error else f"{status.state}: {status.error}"
         battery = "battery –" if status.battery_pct is None else f"battery {status.battery_pct:.0f}%"
-        mains = "mains " + (", ".join(f"{f:g}" for f in status.mains_hz) + " Hz removed" if status.mains_hz else "none seen")
+        mains = ("mains " + ", ".join(f"{f:g}" for f in status.mains_hz) + " Hz removed" if status.mains_hz
+                 else "mains none seen")
         recording = (f"● REC {status.recording.name} {status.recording_bytes / 1e6:.1f} MB" if status.recording
                      else "not recording")
         texts = {

@@ -67,7 +67,8 @@ class Timeline(pg.PlotWidget):
         sides = sorted({side for side, _ in keys})
         ordered = list(keys) + [(side, "*") for side in sides]
         self.rows = {key: i for i, key in enumerate(ordered)}
-        labels = [(-i, f"{side}-{region}" if region != "*" else f"{side} moving") for (side, region), i in self.rows.items()]
+        labels = [(-i, f"{side}-{region}" if region != "*" else f"{side} moving")
+                  for (side, region), i in self.rows.items()]
         self.getAxis("left").setTicks([labels, []])
         self.setYRange(-len(ordered) + 0.5, 0.5, padding=0)
         self.setXRange(0, 60.0, padding=0.01)

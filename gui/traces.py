@@ -183,7 +183,8 @@ class TraceView(pg.GraphicsLayoutWidget):
         drawn = []
         for fs, members in groups.items():
             ring = members[0][2].ring
-            samples, first = ring.window(ring.end - math.ceil(self.window_s * fs), ring.end, [m[2].row for m in members])
+            rows = [m[2].row for m in members]
+            samples, first = ring.window(ring.end - math.ceil(self.window_s * fs), ring.end, rows)
             index, values = minmax_decimate(samples, first, math.ceil(self.window_s * fs / width_px))
             drawn.append((fs, members, index, values))
         foot.rescale(noise_floor, lambda: {c.label: float(np.abs(v).max()) for _, members, index, values in drawn

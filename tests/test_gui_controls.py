@@ -28,8 +28,9 @@ from gui.main_window import MonitorWindow
 ROOT = Path(__file__).resolve().parents[1]
 MONTAGE = SimMontage(emg_regions=("AbH", "ADM"), acc_regions=("ADM",), acc_fs_hz=100)
 
-needs_dbus = pytest.mark.skipif(shutil.which("dbus-daemon") is None,
-                                reason="dbus-daemon is not installed (Debian package 'dbus'); the stand-in BlueZ needs it")
+needs_dbus = pytest.mark.skipif(
+    shutil.which("dbus-daemon") is None,
+    reason="dbus-daemon is not installed (Debian package 'dbus'); the stand-in BlueZ needs it")
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ def test_a_cramp_is_shown_while_it_builds_and_before_it_is_final():
         final += [e for e in pipeline.feed(block).events if e.kind == "cramp"]
         t = block.end / block.fs_hz
         if block.fs_hz == source.channels[0].fs_hz and onset_s + 5 <= t <= onset_s + duration_s - 1 and t % 2 < 0.1:
-            building = [e for e in provisional_cramps(pipeline) if (e.side, e.region) == (cramp["side"], cramp["region"])]
+            building = [e for e in provisional_cramps(pipeline)
+                        if (e.side, e.region) == (cramp["side"], cramp["region"])]
             assert not [e for e in final if e.region == cramp["region"] and e.side == cramp["side"]]
             assert len(building) == 1, f"no building cramp at {t:.1f} s"
             seen.append((t, building[0]))

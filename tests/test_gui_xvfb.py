@@ -42,7 +42,9 @@ def x_display():
     try:
         with os.fdopen(read_fd) as f:
             number = f.readline().strip()
-        assert number, f"Xvfb did not start: {server.stderr.read().decode(errors='replace') if server.poll() is not None else ''}"
+        if not number:
+            server.wait(10)
+            pytest.fail(f"Xvfb did not start: {server.stderr.read().decode(errors='replace')}")
         yield f":{number}"
     finally:
         server.terminate()
