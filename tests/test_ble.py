@@ -248,3 +248,11 @@ def test_demo_entry_point_prints_the_environment_and_stops_cleanly(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     assert not os.path.exists(socket_path), "the private bus is gone"
+
+
+def test_no_bluez_is_a_clear_error_at_once(monkeypatch, tmp_path):
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")
+    started = time.monotonic()
+    with pytest.raises(DeviceError, match="is BlueZ running"):
+        BleSource("FascSense-sim")
+    assert time.monotonic() - started < 5, "no retrying against a bus that is not there"

@@ -112,13 +112,17 @@ async def scan(timeout_s: float = 5.0, options: BleOptions = BleOptions()) -> li
     try:
         found = await BleakScanner.discover(timeout=timeout_s, service_uuids=[protocol.SERVICE_UUID], return_adv=True)
     except (BleakError, OSError, EOFError) as exc:
-        raise DeviceError(f"cannot scan for Bluetooth devices (is BlueZ running and Bluetooth on?): {exc}") from None
+        raise _scan_error(exc) from None
     out = [
         FoundDevice(dev.name, dev.address, adv.rssi, _battery_from_adv(adv.service_data))
         for dev, adv in found.values()
         if _matches(dev.name, dev.address, adv.service_uuids, options)
     ]
     return sorted(out, key=lambda d: -d.rssi)
+
+
+def _scan_error(exc: BaseException) -> DeviceError:
+    return DeviceError(f"cannot scan for Bluetooth devices (is BlueZ running and Bluetooth on?): {exc}")
 
 
 def _finish_loop(loop: asyncio.AbstractEventLoop) -> None:
@@ -298,13 +302,17 @@ class BleSource:
 
     async def _find(self):
         from bleak import BleakScanner
+        from bleak.exc import BleakError
 
         opts = self.options
 
         def wanted(dev, adv) -> bool:
             return _matches(dev.name, dev.address, adv.service_uuids, opts)
 
-        device = await BleakScanner.find_device_by_filter(wanted, timeout=opts.scan_timeout_s, service_uuids=[protocol.SERVICE_UUID])
+        try:
+            device = await BleakScanner.find_device_by_filter(wanted, timeout=opts.scan_timeout_s, service_uuids=[protocol.SERVICE_UUID])
+        except (BleakError, OSError, EOFError) as exc:
+            raise _scan_error(exc) from None
         if device is None:
             what = opts.address or opts.name or "any"
             raise DeviceError(f"no fascdetect wearable found ({what}) within {opts.scan_timeout_s:g} s: is it on, charged and in range?")
