@@ -286,6 +286,16 @@ class Pipeline:
             self._add(chain.finish())
         return self._finalize(final=True)
 
+    def provisional_events(self) -> list[Event]:
+        """Events of the episodes not final yet, classified as they stand now.
+
+        A cramp is final only after it ends; a live display shows it while it
+        builds from these. They may still change (grow, merge, become movement)
+        and are never part of ``feed``'s or ``flush``'s output.
+        """
+        return [e for side in self.sides for episode in split_episodes(self._pending[side], self._gap_s)
+                for e in classify_episode(episode, self.emg_regions[side], self.config)]
+
     def noise_floor(self) -> dict[str, float]:
         """Current noise floor per lane (channel label, or ``ACC side-region``), in its unit."""
         return {lane.channel: float(f) for chain in self.chains.values()

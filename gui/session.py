@@ -22,7 +22,6 @@ from typing import Callable
 from pyqtgraph.Qt import QtCore
 
 from fascdetect.config import DetectorConfig
-from fascdetect.detect.classify import classify_episode, split_episodes
 from fascdetect.errors import FascdetectError
 from fascdetect.model import Block, Channel, Event
 from fascdetect.pipeline import Pipeline
@@ -271,19 +270,5 @@ def link_state(source: Source) -> str:
 
 
 def provisional_cramps(pipeline: Pipeline) -> list[Event]:
-    """Cramps in the episodes the pipeline has not yet made final, classified as they stand now.
-
-    A cramp is reported only after it ends (an episode is final once nothing
-    later can join it), which is too late for a live display. Running the
-    pipeline's own classifier on the pending activity shows a cramp while it
-    builds, with its duration so far. It reads the pipeline's pending state
-    (``_pending``, ``_gap_s``): a public ``Pipeline`` method for this is
-    the better home (asked for in the monitor's report).
-    """
-    out = []
-    for side in pipeline.sides:
-        pending = list(pipeline._pending[side])
-        for episode in split_episodes(pending, pipeline._gap_s) if pending else []:
-            out.extend(e for e in classify_episode(episode, pipeline.emg_regions[side], pipeline.config)
-                       if e.kind == "cramp")
-    return out
+    """Cramps still building: the pipeline reports a cramp only after it ends, too late for a live display."""
+    return [e for e in pipeline.provisional_events() if e.kind == "cramp"]

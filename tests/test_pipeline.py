@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from fascdetect.config import DetectorConfig
 from fascdetect.errors import InputError, SignalError
-from fascdetect.model import Block
+from fascdetect.model import Block, Channel
 from fascdetect.pipeline import Pipeline, run_all
+from fascdetect.regions import parse_label
 from tests.signals import FS_HZ, add_potential, chunked, emg_channels, noise
 
 LABELS = ["EMG L-ADM", "EMG L-AbH", "EMG L-FDB", "EMG R-PER"]
@@ -187,3 +188,23 @@ def test_config_is_shown_by_its_fields():
     assert (c.threshold_on, c.emg_band_hz, c.mains_hz) == (5.0, (30.0, 400.0), 60.0)
     with pytest.raises(InputError, match="NAME=VALUE"):
         DetectorConfig().with_overrides(["nonsense=1"])
+
+
+def test_flush_when_some_rate_groups_never_arrived():
+    """Stopping right after the first block: channels that never got a sample simply give no events."""
+    acc = tuple(Channel(f"ACC L-ADM-{a}", parse_label(f"ACC L-ADM-{a}"), 400.0) for a in "XYZ")
+    pipe = Pipeline(CHANNELS + acc)
+    pipe.feed(Block(CHANNELS, FS_HZ, 0, noise(np.random.default_rng(4), len(LABELS), 0.5)))
+    assert pipe.flush() == []
+
+
+def test_provisional_events_show_a_cramp_while_it_builds():
+    rng = np.random.default_rng(5)
+    x = noise(rng, len(LABELS), 20.0)
+    x[2, 16000:] += rng.normal(0, 60, x.shape[1] - 16000).astype(np.float32)  # from 8 s to the end
+    pipe = Pipeline(CHANNELS)
+    final = pipe.feed(Block(CHANNELS, FS_HZ, 0, x)).events
+    building = [e for e in pipe.provisional_events() if e.kind == "cramp"]
+    assert not [e for e in final if e.kind == "cramp"]
+    assert len(building) == 1 and building[0].channel == LABELS[2] and abs(building[0].onset_s - 8.0) < 0.1
+    assert building[0].duration_s > 11.0

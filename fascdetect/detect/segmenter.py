@@ -263,6 +263,9 @@ class Segmenter:
 
     def _prime(self) -> list[Segment]:
         """Floor from exactly the first probe frames (fewer at a short stream's end), whatever the chunking."""
+        if not self._pending:  # the stream ended before this lane saw a sample
+            self._primed = True
+            return []
         env = np.concatenate([c.env for c in self._pending], axis=1)
         frames = min(self.probe_frames, env.shape[1] // self.frame_bins)
         if frames:
