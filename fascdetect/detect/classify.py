@@ -44,6 +44,12 @@ from fascdetect.config import DetectorConfig
 from fascdetect.model import Event
 
 
+# Times are seconds derived from sample indices, so an interval can land
+# exactly on a rule's limit (bins are 1 ms); comparisons allow for the float
+# rounding that depends on where the recording started.
+EPS_S = 1e-9
+
+
 @dataclass(frozen=True)
 class Activity:
     """A segment in seconds with its lane's identity. ``source``: emg, acc (twitch band) or motion."""
@@ -86,7 +92,7 @@ def split_episodes(acts: list[Activity], gap_s: float) -> list[list[Activity]]:
     episodes: list[list[Activity]] = []
     end = -float("inf")
     for a in acts:
-        if not episodes or a.onset_s > end + gap_s:
+        if not episodes or a.onset_s > end + gap_s + EPS_S:
             episodes.append([])
             end = a.end_s
         episodes[-1].append(a)
@@ -97,14 +103,14 @@ def split_episodes(acts: list[Activity], gap_s: float) -> list[list[Activity]]:
 def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[Event]:
     """Events of one foot's episode. ``emg_regions``: the foot's regions that have EMG channels."""
     acts = _merge_discharges(acts, config.discharge_gap_s)
-    acts = [a for a in acts if not a.bad and (a.source == "motion" or a.duration_s >= config.min_event_s)]
+    acts = [a for a in acts if not a.bad and (a.source == "motion" or a.duration_s >= config.min_event_s - EPS_S)]
     acts = [a for a in acts if not _is_pop(a, config)]
     movements = _movements(acts, emg_regions, config)
     events = [_movement_event(group) for group in movements]
     spans = [(min(a.onset_s for a in g) - config.movement_margin_s, max(a.end_s for a in g) + config.movement_margin_s)
              for g in movements]
     acts = [a for a in acts if a.source != "motion"
-            and not any(a.onset_s < hi and a.end_s > lo for lo, hi in spans)]
+            and not any(a.onset_s < hi - EPS_S and a.end_s > lo + EPS_S for lo, hi in spans)]
 
     acts = _drop_ringing(acts, config)
     emg = _drop_crosstalk([a for a in acts if a.source == "emg"], config.crosstalk_window_s, config)
@@ -118,7 +124,7 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
 
 def _is_pop(a: Activity, config: DetectorConfig) -> bool:
     """A brief EMG transient that is one-sided (a step through the high-pass) or implausibly large."""
-    return a.source == "emg" and a.duration_s <= config.twitch_max_s and (
+    return a.source == "emg" and a.duration_s <= config.twitch_max_s + EPS_S and (
         a.peak > config.artifact_peak_uv or a.balance < config.pop_max_balance)
 
 
@@ -129,7 +135,7 @@ def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
     for a in sorted(acts, key=lambda a: a.onset_s):
         key = (a.source, a.channel)
         i = last.get(key)
-        if i is not None and a.onset_s - out[i].end_s < gap_s:
+        if i is not None and a.onset_s - out[i].end_s < gap_s - EPS_S:
             b = out[i]
             n_a, n_b = a.duration_s, b.duration_s
             top = a if a.peak > b.peak else b
@@ -145,7 +151,7 @@ def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
 def _movements(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[list[Activity]]:
     """Groups of activity that together make a movement."""
     need = min(config.movement_min_regions, len(emg_regions))
-    long = [a for a in acts if a.source == "emg" and a.duration_s >= config.movement_min_s]
+    long = [a for a in acts if a.source == "emg" and a.duration_s >= config.movement_min_s - EPS_S]
     groups = [[a] for a in acts if a.source == "motion"]
     if need >= 2:
         for comp in _overlap_components(long):
@@ -156,7 +162,7 @@ def _movements(acts: list[Activity], emg_regions: frozenset[str], config: Detect
     merged: list[list[Activity]] = []
     for g in sorted(groups, key=lambda g: min(a.onset_s for a in g)):
         lo = min(a.onset_s for a in g)
-        if merged and lo <= max(a.end_s for a in merged[-1]) + config.movement_margin_s:
+        if merged and lo <= max(a.end_s for a in merged[-1]) + config.movement_margin_s + EPS_S:
             merged[-1] = merged[-1] + g
         else:
             merged.append(list(g))
@@ -167,7 +173,7 @@ def _overlap_components(acts: list[Activity]) -> list[list[Activity]]:
     comps: list[list[Activity]] = []
     end = -float("inf")
     for a in sorted(acts, key=lambda a: a.onset_s):
-        if comps and a.onset_s < end:
+        if comps and a.onset_s < end - EPS_S:
             comps[-1].append(a)
             end = max(end, a.end_s)
         else:
@@ -192,7 +198,7 @@ def _drop_ringing(acts: list[Activity], config: DetectorConfig) -> list[Activity
     kept: list[Activity] = []
     recent: list[Activity] = []
     for a in sorted(acts, key=lambda a: a.onset_s):
-        recent = [b for b in recent if a.onset_s - b.end_s <= config.ringing_window_s]
+        recent = [b for b in recent if a.onset_s - b.end_s <= config.ringing_window_s + EPS_S]
         if any(b.source == a.source and a.peak < config.ringing_ratio * b.peak for b in recent):
             continue
         kept.append(a)
@@ -206,7 +212,7 @@ def _drop_crosstalk(acts: list[Activity], window_s: float, config: DetectorConfi
     i = 0
     while i < len(acts):
         j = i + 1
-        while j < len(acts) and acts[j].peak_s - acts[i].peak_s <= window_s:
+        while j < len(acts) and acts[j].peak_s - acts[i].peak_s <= window_s + EPS_S:
             j += 1
         group = acts[i:j]
         # Same channel within the window is one discharge anyway; across channels keep the largest.
@@ -220,7 +226,7 @@ def _is_echo(a: Activity, others: list[Activity], config: DetectorConfig) -> boo
     """``a`` starts during (±crosstalk window) an activity on another channel 1/ratio its size."""
     w = config.crosstalk_window_s
     return any(b.channel != a.channel and a.peak < config.crosstalk_ratio * b.peak
-               and b.onset_s - w <= a.onset_s <= b.end_s + w for b in others)
+               and b.onset_s - w - EPS_S <= a.onset_s <= b.end_s + w + EPS_S for b in others)
 
 
 def _by_channel(acts: list[Activity]) -> list[list[Activity]]:
@@ -233,7 +239,7 @@ def _by_channel(acts: list[Activity]) -> list[list[Activity]]:
 def _chain(items: list[list[Activity]], gap_s: float) -> list[list[Activity]]:
     out: list[list[Activity]] = []
     for item in items:
-        if out and item[0].onset_s - max(a.end_s for a in out[-1]) <= gap_s:
+        if out and item[0].onset_s - max(a.end_s for a in out[-1]) <= gap_s + EPS_S:
             out[-1] = out[-1] + item
         else:
             out.append(list(item))
@@ -245,7 +251,7 @@ def _classify_channel(acts: list[Activity], config: DetectorConfig, twitch_max_s
     out: list[Event] = []
     for span in _chain(clusters, config.cramp_merge_gap_s):
         onset, end = span[0].onset_s, max(a.end_s for a in span)
-        if end - onset >= config.cramp_min_s:
+        if end - onset >= config.cramp_min_s - EPS_S:
             active = sum(a.duration_s for a in span)
             mean = sum(a.mean * a.duration_s for a in span) / active
             out.append(_event("cramp", span, extra=(("mean", mean),)))
@@ -253,7 +259,7 @@ def _classify_channel(acts: list[Activity], config: DetectorConfig, twitch_max_s
         for cluster in _chain([[a] for a in span], config.multiplet_gap_s):
             top = max(a.peak for a in cluster)
             cluster = [a for a in cluster if a.peak >= config.repeat_min_ratio * top]
-            brief = all(a.duration_s <= twitch_max_s for a in cluster)
+            brief = all(a.duration_s <= twitch_max_s + EPS_S for a in cluster)
             if brief and len(cluster) <= config.multiplet_max:
                 out.append(_event("twitch", cluster, _repeat_flags(len(cluster))))
             else:
@@ -279,6 +285,6 @@ def _confirm(event: Event, acc: list[Activity], config: DetectorConfig) -> Event
     if event.kind != "twitch":
         return event
     lo, hi = config.acc_confirm_window_s
-    if any(a.region == event.region and lo <= a.onset_s - event.onset_s <= hi for a in acc):
+    if any(a.region == event.region and lo - EPS_S <= a.onset_s - event.onset_s <= hi + EPS_S for a in acc):
         return replace(event, flags=event.flags | {"acc_confirmed"})
     return event
