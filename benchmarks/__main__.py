@@ -1,28 +1,54 @@
-"""``python -m benchmarks accuracy|speed|latency|all [--quick]``: JSON to benchmarks/results/, tables to stdout."""
+"""``python -m benchmarks accuracy|speed|latency|all|report [--quick]``: JSON to benchmarks/results/, tables to stdout."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 import time
+from pathlib import Path
 
 from benchmarks import machine
 from benchmarks.machine import RESULTS_DIR
 
 
 def _accuracy(args: argparse.Namespace) -> None:
-    from benchmarks import accuracy, plot
+    from benchmarks import accuracy
 
     load = machine.load()
     body = accuracy.run(args.quick, args.workers)
-    suffix = "-quick" if args.quick else ""
-    path = machine.write_result(f"accuracy{suffix}", body, load)
-    print(accuracy.tables(body["summary"], headline_snr=12.0))
-    png = plot.f1_vs_snr(body["summary"], RESULTS_DIR / f"f1_vs_snr{suffix}.png",
-                         "Twitch F1 vs SNR, simulated foot EMG (50 Hz mains, 2000 sps), same scoring for all")
+    path = machine.write_result(f"accuracy{_suffix(args)}", body, load)
+    png = _accuracy_report(body, args)
     print(f"\nwrote {path} and {png} ({body['seconds']:.0f} s)")
+
+
+def _accuracy_report(body: dict, args: argparse.Namespace) -> Path:
+    from benchmarks import accuracy, plot
+
+    print(accuracy.tables(body["summary"], headline_snr=HEADLINE_SNR_DB))
+    return plot.f1_vs_snr(body["summary"], RESULTS_DIR / f"f1_vs_snr{_suffix(args)}.png",
+                          "Twitch F1 vs SNR, simulated foot EMG (50 Hz mains, 2000 sps), same scoring for all")
+
+
+def _report(args: argparse.Namespace) -> None:
+    """Tables (and the plot) again from the JSON files of the last runs, without running anything."""
+    from benchmarks import latency, speed
+
+    for name, show in (("accuracy", lambda b: _accuracy_report(b, args)), ("speed", lambda b: print(speed.table(b))),
+                       ("latency", lambda b: print(latency.table(b)))):
+        path = RESULTS_DIR / f"{name}{_suffix(args)}.json"
+        if path.exists():
+            doc = json.loads(path.read_text())
+            print(f"== {path.name}: {doc['finished_utc']}, {doc['machine']['cpu_model']}, "
+                  f"{doc['machine']['cores']} cores, load {doc['load_start']} -> {doc['load_end']}")
+            show(doc)
+            print()
+
+
+def _suffix(args: argparse.Namespace) -> str:
+    return "-quick" if args.quick else ""
 
 
 def _speed(args: argparse.Namespace) -> None:
@@ -30,7 +56,7 @@ def _speed(args: argparse.Namespace) -> None:
 
     load = machine.load()
     body = speed.run(args.quick, args.cache_dir)
-    path = machine.write_result(f"speed{'-quick' if args.quick else ''}", body, load)
+    path = machine.write_result(f"speed{_suffix(args)}", body, load)
     print(speed.table(body))
     print(f"\nwrote {path}")
 
@@ -40,17 +66,19 @@ def _latency(args: argparse.Namespace) -> None:
 
     load = machine.load()
     body = latency.run(args.quick)
-    path = machine.write_result(f"latency{'-quick' if args.quick else ''}", body, load)
+    path = machine.write_result(f"latency{_suffix(args)}", body, load)
     print(latency.table(body))
     print(f"\nwrote {path}")
 
 
 RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency}
+HEADLINE_SNR_DB = 12.0
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    p.add_argument("which", choices=(*RUNS, "all"), nargs="?", default="all")
+    p.add_argument("which", choices=(*RUNS, "all", "report"), nargs="?", default="all",
+                   help="what to run; 'report' prints the tables of the last runs from their JSON")
     p.add_argument("--quick", action="store_true", help="a smaller grid and a shorter night (a few minutes)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes for the accuracy grid (default: up to 2)")
@@ -58,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="where the synthetic night EDF is generated once and kept (default /tmp/fascdetect-bench)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.which == "report":
+        _report(args)
+        return 0
     for name in RUNS if args.which == "all" else (args.which,):
         t = time.perf_counter()
         RUNS[name](args)

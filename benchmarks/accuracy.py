@@ -94,7 +94,7 @@ def grid(quick: bool) -> list[Cell]:
     snrs = QUICK_SNR_DB if quick else SNR_DB
     mains = (50,) if quick else (50, 60)
     rates = (2000,) if quick else (1000, 2000)
-    dur = 120.0 if quick else 180.0
+    dur = 120.0
     seeds = (1,) if quick else (1, 2)
     cells = [Cell("twitch", s, m, fs, sensors, dur, 1) for s in snrs for m in mains for fs in rates
              for sensors in ("emg", "both")]
@@ -107,8 +107,7 @@ def grid(quick: bool) -> list[Cell]:
 
 
 def tuning_cells(quick: bool) -> list[Cell]:
-    dur = 60.0 if quick else 120.0
-    return [Cell("twitch", s, 50, 2000, "emg", dur, TUNE_SEED + i) for i, s in enumerate(TUNE_SNR_DB)]
+    return [Cell("twitch", s, 50, 2000, "emg", 60.0 if quick else 90.0, TUNE_SEED + i) for i, s in enumerate(TUNE_SNR_DB)]
 
 
 # --- running ------------------------------------------------------------------------
@@ -169,6 +168,7 @@ def run_cell(cell: Cell, peers: tuple[Peer, ...]) -> dict[str, Any]:
             out["detectors"][peer.name] = evaluate(peer.events(block.data, block.channels, block.fs_hz), truth, cell)
             out["detectors"][peer.name]["seconds"] = round(time.perf_counter() - t, 2)
     out["seconds"] = round(time.perf_counter() - t0, 2)
+    log.info("%s: %.0f s", cell.label, out["seconds"])
     return out
 
 
@@ -303,7 +303,7 @@ def tables(summary: dict[str, Any], headline_snr: float) -> str:
     for name, row in summary["twitch_by_snr"].items():
         p = row.get(str(headline_snr))
         if p:
-            onset = f"{_fmt(p['onset_error_median_ms'])}/{_fmt(p['onset_error_p95_ms'])}"
+            onset = f"{_fmt(p['onset_error_median_ms'], 1)}/{_fmt(p['onset_error_p95_ms'], 1)}"
             lines.append(f"{name:<{w}}{_fmt(p['precision']):>7}{_fmt(p['recall']):>7}{_fmt(p['f1']):>7}{onset:>18}"
                          f"{_fmt(p['region_accuracy']):>8}{_fmt(p['hit_rate']):>7}")
     lines.append("(region: share of onset-matched twitches given the right region; hit: true twitches with any "
@@ -320,23 +320,23 @@ def tables(summary: dict[str, Any], headline_snr: float) -> str:
     lines.append("Cramps (0-20 dB, 4-20 s cramps)")
     lines.append(f"{'detector':<{w}}{'sens':>7}{'prec':>7}{'onset med ms':>14}{'dur err med s':>15}{'fragments':>11}")
     for name, p in summary["cramp"].items():
-        lines.append(f"{name:<{w}}{_fmt(p['recall']):>7}{_fmt(p['precision']):>7}{_fmt(p['onset_error_median_ms']):>14}"
-                     f"{_fmt(p['duration_error_median_s']):>15}{_fmt(p['mean_fragments']):>11}")
+        lines.append(f"{name:<{w}}{_fmt(p['recall']):>7}{_fmt(p['precision']):>7}{_fmt(p['onset_error_median_ms'], 1):>14}"
+                     f"{_fmt(p['duration_error_median_s'], 2):>15}{_fmt(p['mean_fragments'], 2):>11}")
     lines.append("")
     lines.append("False twitches per minute (no twitches simulated)")
     lines.append(f"{'detector':<{w}}{'pure noise':>12}{'movement rec.':>15}{'in movement':>13}{'movement recall':>17}")
     for name, row in summary["false_alarms"].items():
         noise, move = row.get("noise") or {}, row.get("movement") or {}
-        mv = (move.get("movement") or {}).get("recall")
-        lines.append(f"{name:<{w}}{_fmt(noise.get('twitches_per_min')):>12}{_fmt(move.get('twitches_per_min')):>15}"
-                     f"{_fmt(move.get('twitches_per_movement_min')):>13}{_fmt(mv):>17}")
+        mv = (move.get("movement") or {}).get("recall") if name.startswith(US) else "n/a"
+        lines.append(f"{name:<{w}}{_fmt(noise.get('twitches_per_min'), 2):>12}{_fmt(move.get('twitches_per_min'), 2):>15}"
+                     f"{_fmt(move.get('twitches_per_movement_min'), 1):>13}{_fmt(mv):>17}")
     return "\n".join(lines)
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: Any, digits: int = 3) -> str:
     if v is None:
         return "-"
-    return f"{v:.3f}" if isinstance(v, float) and abs(v) < 10 else f"{v:g}" if isinstance(v, (int, float)) else str(v)
+    return f"{v:.{digits}f}" if isinstance(v, (int, float)) else str(v)
 
 
 def run(quick: bool, workers: int) -> dict[str, Any]:

@@ -66,5 +66,16 @@ def write_result(name: str, body: dict[str, Any], started_load: list[float]) -> 
     doc = {"benchmark": name, "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "machine": machine(), "load_start": started_load, "load_end": load(), **body}
     path = RESULTS_DIR / f"{name}.json"
-    path.write_text(json.dumps(doc, indent=1) + "\n")
+    path.write_text(dumps(doc) + "\n")
     return path
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """Indented JSON, except that each item of a ``cells`` list is one compact line (the raw per-cell scores)."""
+    cells = doc.get("cells")
+    text = json.dumps({k: v for k, v in doc.items() if k != "cells"}, indent=1)
+    if cells is None:
+        return text
+    rows = ",\n  ".join(json.dumps(c, separators=(",", ":")) for c in cells)
+    return text[:-2] + f',\n "cells": [\n  {rows}\n ]\n}}'
+

@@ -7,22 +7,29 @@ from typing import Any
 
 
 def f1_vs_snr(summary: dict[str, Any], path: Path, title: str) -> Path:
-    """Line per detector (fascdetect solid and thick, peers thin); None points are left out."""
+    """Line per detector (fascdetect thick and black, peers thin and coloured); None points are left out."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5), dpi=120)
+    tab = plt.get_cmap("tab10").colors
+    peer_colours = iter(tab[:7] + tab[8:] + plt.get_cmap("Dark2").colors)  # tab10's grey is fascdetect's ACC line
     for name, row in summary["f1_by_snr"].items():
         pts = [(float(s), v) for s, v in row.items() if v is not None]
         if not pts:
             continue
-        ours = name.startswith("fascdetect")
-        style = {"linewidth": 2.6, "marker": "o"} if ours else {"linewidth": 1.2, "marker": ".", "alpha": 0.85}
-        if name.endswith("[acc]") or name.endswith("[both]"):
-            style["linestyle"] = "--" if name.endswith("[both]") else ":"
-        ax.plot(*zip(*pts), label=name, **style)
+        if name.startswith("fascdetect"):
+            sensors = name.partition("[")[2].rstrip("]") or "emg"
+            style = {"linewidth": 2.6, "marker": "o", "color": "black" if sensors != "acc" else "0.5",
+                     "linestyle": {"emg": "-", "both": "--", "acc": ":"}[sensors]}
+            label = {"emg": "fascdetect (EMG)", "both": "fascdetect (EMG + ACC)",
+                     "acc": "fascdetect (ACC only; SNR of the vibration)"}[sensors]
+        else:
+            style = {"linewidth": 1.2, "marker": ".", "alpha": 0.9, "color": next(peer_colours)}
+            label = name
+        ax.plot(*zip(*pts), label=label, **style)
     ax.set_xlabel("twitch SNR (peak / RMS noise), dB")
     ax.set_ylabel("twitch F1")
     ax.set_ylim(-0.02, 1.02)

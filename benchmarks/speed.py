@@ -30,7 +30,7 @@ EXCERPT_S = 600.0
 QUICK_EXCERPT_S = 60.0
 EXCERPT_START_S = 3600.0
 """Excerpts start an hour in (the quick night: at 10 minutes), past the first quiet minutes."""
-PEER_TIMEOUT_S = 900.0
+PEER_TIMEOUT_S = 300.0
 MONTAGE = dict(sides=("L", "R"), emg_regions=("AbH", "FDB", "ADM", "PER"), acc_regions=(), emg_fs_hz=2000)
 ROOT = Path(__file__).resolve().parents[1]
 

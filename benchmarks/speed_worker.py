@@ -2,8 +2,9 @@
 
 Modes: ``read`` (the EDF reader alone), ``floor`` (reader + one 4th-order
 ``sosfilt`` band-pass with carried state: the least any streaming detector
-must do), or a detector on an excerpt held in memory: ``pipeline`` or
-``peer`` (``--peer NAME``). Prints one JSON line with the compute seconds;
+must do), or a detector on an excerpt held in memory: ``pipeline`` (fed in
+the reader's 10 s blocks, as ``analyze`` is) or ``peer`` (``--peer NAME``,
+the whole excerpt per channel at once, as their APIs take it). Prints one JSON line with the compute seconds;
 the parent measures wall time and peak RSS. fascdetect may use a second
 thread for large blocks (one chain per foot), so CPU seconds are reported
 beside wall seconds.
@@ -21,6 +22,8 @@ from scipy import signal
 
 from fascdetect.io import open_recording
 from fascdetect.model import Block
+
+READER_BLOCK_S = 10.0
 
 
 def _excerpt(path: str, start_s: float, seconds: float) -> Block:
@@ -72,7 +75,8 @@ def main() -> None:
         if args.mode == "pipeline":
             from fascdetect.pipeline import run_all
 
-            n = len(run_all([block], block.channels))
+            step = round(READER_BLOCK_S * block.fs_hz)  # as `analyze` gets them from the EDF reader
+            n = len(run_all((block.slice(i, i + step) for i in range(0, block.n, step)), block.channels))
         else:
             from benchmarks import peers
 
