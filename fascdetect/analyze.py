@@ -8,17 +8,21 @@ recording gives an empty event list.
 from __future__ import annotations
 
 import csv
+import multiprocessing as mp
 import os
 import sys
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tqdm import tqdm
 
 from fascdetect.config import DetectorConfig
+from fascdetect.io import open_recording
 from fascdetect.model import Event
 from fascdetect.pipeline import ClipReport, Pipeline, sort_events
+from fascdetect.regions import NO_MONTAGE, Montage
 from fascdetect.sources import Source
 from fascdetect.tally import Tally
 
@@ -27,6 +31,8 @@ from fascdetect.tally import Tally
 # sparse. This is a prompt to ask, not a finding.
 WIDESPREAD_RATE_PER_MIN = 10.0
 WIDESPREAD_MIN_REGIONS = 4
+# Recordings shorter than this finish before a progress bar would help.
+PROGRESS_MIN_S = 300.0
 TSV_COLUMNS = ("onset", "duration", "trial_type", "side", "region", "channel", "peak", "unit", "flags")
 
 
@@ -117,27 +123,121 @@ def _hms(seconds: float) -> str:
     return f"{int(h)}:{int(m):02d}:{s:04.1f}"
 
 
-def analyze(source: Source, config: DetectorConfig | None = None, progress: bool = False,
-            path: str = "") -> AnalysisResult:
-    """Run ``source`` through the pipeline; ``progress`` shows a bar on stderr."""
-    config = config or DetectorConfig()
+@dataclass
+class _Pass:
+    """What one pipeline pass over (part of) a recording produced."""
+
+    events: list[Event]
+    clips: dict[str, ClipReport]
+    mains_hz: list[float]
+    done_s: float
+
+
+def _run_pipeline(source: Source, config: DetectorConfig, on_progress: Callable[[float], None]) -> _Pass:
     pipe = Pipeline(source.channels, config)
-    tally = Tally([(c.side, c.region) for c in source.channels])
     events: list[Event] = []
-    total = source.duration_s or 0.0
     done_s = 0.0
-    with tqdm(total=round(total), unit="s", desc="analysing", file=sys.stderr, disable=not progress,
-              dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]") as bar:
-        for block in source.blocks():
-            step = pipe.feed(block)
-            events.extend(step.events)
-            end_s = block.end / block.fs_hz
-            if end_s > done_s:
-                bar.update(end_s - done_s)
-                done_s = end_s
-        events.extend(pipe.flush())
-    events = sort_events(events)
+    for block in source.blocks():
+        events.extend(pipe.feed(block).events)
+        done_s = max(done_s, block.end / block.fs_hz)
+        on_progress(done_s)
+    events.extend(pipe.flush())
+    return _Pass(events, pipe.clip_reports(), pipe.mains_hz(), done_s)
+
+
+class _Progress:
+    """A tqdm bar on stderr driven by 'seconds of signal done'."""
+
+    def __init__(self, total_s: float | None, show: bool) -> None:
+        self.bar = tqdm(total=round(total_s or 0.0), unit="s", desc="analysing", file=sys.stderr, disable=not show,
+                        dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+        self.done_s = 0.0
+
+    def advance_to(self, done_s: float) -> None:
+        if done_s > self.done_s:
+            self.bar.update(done_s - self.done_s)
+            self.done_s = done_s
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _show_progress(source: Source, progress: bool | None) -> bool:
+    return progress if progress is not None else (source.duration_s or 0.0) >= PROGRESS_MIN_S
+
+
+def analyze(source: Source, config: DetectorConfig | None = None, progress: bool | None = False,
+            path: str = "") -> AnalysisResult:
+    """Run ``source`` through the pipeline; ``progress`` shows a bar on stderr (None: for long recordings)."""
+    config = config or DetectorConfig()
+    bar = _Progress(source.duration_s, _show_progress(source, progress))
+    try:
+        run = _run_pipeline(source, config, bar.advance_to)
+    finally:
+        bar.close()
+    return _result(source, config, path, [run])
+
+
+def analyze_path(path: str | Path, montage: Montage = NO_MONTAGE, config: DetectorConfig | None = None,
+                 progress: bool | None = None, workers: int | None = None) -> AnalysisResult:
+    """Open and analyse a recording file.
+
+    The feet are independent (each has its own chains and classifier), so for
+    an EDF/BDF with both feet and a second core, each foot runs in its own
+    process over the same file: the very same pipeline, half the channels
+    each, and exactly the events of a single pass.
+    """
+    config = config or DetectorConfig()
+    source = open_recording(path, montage)
+    try:
+        sides = sorted({c.side for c in source.channels})
+        n = min(workers or os.cpu_count() or 1, len(sides))
+        if n < 2 or not hasattr(source, "restrict"):
+            return analyze(source, config, progress, str(path))
+        ctx = mp.get_context()
+        done = ctx.Array("d", len(sides))
+        bar = _Progress(source.duration_s, _show_progress(source, progress))
+        try:
+            with ProcessPoolExecutor(n, mp_context=ctx, initializer=_share_progress, initargs=(done,)) as pool:
+                futures = [pool.submit(_analyze_side, str(path), montage, config, i, side)
+                           for i, side in enumerate(sides)]
+                while wait(futures, timeout=0.25).not_done:
+                    bar.advance_to(min(done[:]))
+                runs = [f.result() for f in futures]
+        finally:
+            bar.close()
+        return _result(source, config, str(path), runs)
+    finally:
+        source.close()
+
+
+_progress_shared = None
+
+
+def _share_progress(done) -> None:
+    global _progress_shared
+    _progress_shared = done
+
+
+def _analyze_side(path: str, montage: Montage, config: DetectorConfig, index: int, side: str) -> _Pass:
+    """Worker process: one foot's channels of the recording through the pipeline."""
+    source = open_recording(path, montage)
+    try:
+        source.restrict({c.label for c in source.channels if c.side == side})
+
+        def report(done_s: float) -> None:
+            _progress_shared[index] = done_s
+
+        return _run_pipeline(source, config, report)
+    finally:
+        source.close()
+
+
+def _result(source: Source, config: DetectorConfig, path: str, runs: list[_Pass]) -> AnalysisResult:
+    events = sort_events([e for r in runs for e in r.events])
+    tally = Tally([(c.side, c.region) for c in source.channels])
     tally.add(events)
+    done_s = max(r.done_s for r in runs)
     return AnalysisResult(
         path=path,
         duration_s=source.duration_s if source.duration_s is not None else done_s,
@@ -147,7 +247,7 @@ def analyze(source: Source, config: DetectorConfig | None = None, progress: bool
         events=events,
         tally=tally,
         config=config,
-        clips=pipe.clip_reports(),
-        mains_hz=pipe.mains_hz(),
+        clips={label: c for r in runs for label, c in r.clips.items()},
+        mains_hz=sorted({f for r in runs for f in r.mains_hz}),
         fs_by_label={c.label: c.fs_hz for c in source.channels},
     )

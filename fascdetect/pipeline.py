@@ -10,8 +10,6 @@ gives the same events.
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,10 +25,6 @@ from fascdetect.errors import InputError, SignalError
 from fascdetect.model import Block, Channel, Event
 
 log = logging.getLogger(__name__)
-
-# Blocks smaller than this (samples × channels) are processed in the calling
-# thread: for live 20 ms blocks, handing work to a pool costs more than it saves.
-PARALLEL_MIN_SAMPLES = 50_000
 
 
 @dataclass(frozen=True)
@@ -240,8 +234,9 @@ class Pipeline:
         self.channels = tuple(channels)
         if not self.channels:
             raise InputError("no usable channels to analyse")
-        # One chain per rate, modality and foot: the feet are independent, so
-        # their chains can run on separate cores (scipy and numpy release the GIL).
+        # One chain per rate, modality and foot: the feet are independent, so a
+        # pipeline over one foot's channels gives exactly that foot's events
+        # (offline analysis runs the feet in parallel processes).
         groups: dict[tuple[float, str, str], list[Channel]] = {}
         for c in self.channels:
             groups.setdefault((c.fs_hz, c.modality, c.side), []).append(c)
@@ -253,7 +248,6 @@ class Pipeline:
                             for s in self.sides}
         self._pending: dict[str, list[Activity]] = {s: [] for s in self.sides}
         self._gap_s = link_gap_s(self.config)
-        self._pool = ThreadPoolExecutor(max_workers=min(len(self.chains), os.cpu_count() or 1))
 
     def feed(self, block: Block) -> PipelineStep:
         filtered = np.empty_like(block.data, dtype=np.float32) if block.n else block.data
@@ -267,10 +261,8 @@ class Pipeline:
             if [block.channels[i] for i in rows] != chain.channels:
                 raise InputError(f"block channels at {fs:g} Hz do not match the pipeline's {modality} channels")
             work.append((rows, chain, np.ascontiguousarray(block.data[rows], dtype=np.float32)))
-        if len(work) > 1 and block.n * len(block.channels) >= PARALLEL_MIN_SAMPLES:
-            results = list(self._pool.map(lambda w: w[1].feed(w[2], block.start, block.gap), work))
-        else:
-            results = [chain.feed(x, block.start, block.gap) for _, chain, x in work]
+        # Threads do not help here: the many small numpy calls contend for the GIL.
+        results = [chain.feed(x, block.start, block.gap) for _, chain, x in work]
         primed = True
         for (rows, _, _), (y, acts) in zip(work, results):
             if y is None:

@@ -12,6 +12,7 @@ import numpy as np
 import pyedflib
 import pytest
 
+from fascdetect.analyze import analyze_path
 from fascdetect.cli import main
 from tests.signals import potential
 
@@ -157,3 +158,12 @@ def test_settings_can_be_shown_and_overridden(recording, capsys):
     assert code == 0 and json.loads(out)["threshold_on"] == 3.5
     code, _, err = run_cli(["analyze", str(path), "--set", "threshold_on=abc"], capsys)
     assert code == 2 and "threshold_on" in err
+
+
+def test_feet_in_parallel_processes_give_exactly_the_single_pass_events():
+    """The feet are independent, so splitting them across processes changes nothing."""
+    path = Path(__file__).resolve().parents[1] / "recordings" / "night-excerpt-3m.edf"
+    one = analyze_path(path, workers=1, progress=False)
+    two = analyze_path(path, workers=2, progress=False)
+    assert one.events == two.events and one.events
+    assert one.summary() == two.summary()

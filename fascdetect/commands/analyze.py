@@ -6,14 +6,11 @@ import argparse
 import json
 import sys
 
-from fascdetect.analyze import analyze
+from fascdetect.analyze import analyze_path
 from fascdetect.config import DetectorConfig
-from fascdetect.io import SUPPORTED, open_recording
+from fascdetect.io import SUPPORTED
 from fascdetect.io.annotate import write_annotated_copy
 from fascdetect.regions import NO_MONTAGE, Montage
-
-# Recordings shorter than this finish before a progress bar would help.
-PROGRESS_MIN_S = 300.0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,6 +22,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--events-out", metavar="FILE.tsv", help="write events as a BIDS-style TSV table")
     p.add_argument("--annotate", metavar="OUT.edf", help="write a copy of the recording with the events as EDF+ annotations")
     p.add_argument("--progress", action="store_true", help="show a progress bar even with --json")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes (the two feet can run in parallel; default: one per core, at most two)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a detector setting (see --show-config); repeatable")
     p.add_argument("--show-config", action="store_true", help="print the detector settings in use and exit")
@@ -37,12 +36,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(config.to_json(), indent=2))
         return 0
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
-    source = open_recording(args.path, montage)
-    try:
-        long = (source.duration_s or 0.0) >= PROGRESS_MIN_S
-        result = analyze(source, config, progress=args.progress or (long and not args.json), path=args.path)
-    finally:
-        source.close()
+    progress = True if args.progress else (False if args.json else None)
+    result = analyze_path(args.path, montage, config, progress=progress, workers=args.workers)
     if args.events_out:
         result.write_tsv(args.events_out)
     if args.annotate:

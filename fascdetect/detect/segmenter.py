@@ -309,9 +309,8 @@ class Segmenter:
             body = slice(head, head + whole * F)
             levels = np.median(env[:, body].reshape(self.n_lanes, whole, F), axis=2)
             frame_bad = bad[:, body].reshape(self.n_lanes, whole, F).any(axis=2)
-            for k in range(whole):
-                floors[:, head + k * F:head + (k + 1) * F] = self.floor.floor[:, None]
-                self.floor.update(levels[:, k], frame_bad[:, k])
+            per_frame = self.floor.update_many(levels, frame_bad)
+            floors[:, body] = np.repeat(per_frame, F, axis=1)
         tail = head + whole * F
         floors[:, tail:] = self.floor.floor[:, None]
         self._frame_env, self._frame_bad = [env[:, tail:]], [bad[:, tail:]]

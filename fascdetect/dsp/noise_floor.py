@@ -37,8 +37,10 @@ class RunningFloor:
 
         Called once per frame for hours of signal, so it is kept to a few numpy calls.
         """
-        accept = ((level <= self.reject_factor * self.floor) | (self._held >= self.max_hold_frames)) & ~bad
-        if accept.all():
+        quiet = level <= self.reject_factor * self.floor
+        # Once held for too long, frames keep being taken until the floor has caught up.
+        accept = (quiet | (self._held >= self.max_hold_frames)) & ~bad
+        if quiet.all() and accept.all():
             self._ring[self._lanes, self._pos % self._ring.shape[1]] = level
             self._pos += 1
             self._held[:] = 0
@@ -46,10 +48,39 @@ class RunningFloor:
             lanes = np.flatnonzero(accept)
             self._ring[lanes, self._pos[lanes] % self._ring.shape[1]] = level[lanes]
             self._pos[lanes] += 1
-            self._held = np.where(accept | bad, 0, self._held + 1)
+            self._held = np.where(quiet | bad, 0, self._held + 1)
             if not lanes.size:
                 return
         self._set_floor()
+
+    def update_many(self, levels: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        """Take K completed frames (lanes × K); return the floor in force at the start of each.
+
+        Exactly ``update`` frame by frame, but fast in the usual case: the
+        floors are computed for all frames at once as if every frame were
+        accepted (a sliding median over history + new levels), and checked;
+        only from the first frame that is not accepted on does it step frame
+        by frame.
+        """
+        n_lanes, k = levels.shape
+        h = self._ring.shape[1]
+        history = np.take_along_axis(self._ring, (self._pos[:, None] + np.arange(h)) % h, axis=1)
+        ext = np.concatenate([history, levels.astype(np.float32)], axis=1)
+        windows = np.lib.stride_tricks.sliding_window_view(ext, h, axis=1)[:, :k]
+        floors = np.maximum(np.partition(windows, h // 2, axis=2)[:, :, h // 2], np.float32(1e-6))
+        ok = ((levels <= self.reject_factor * floors) & ~bad).all(axis=0)
+        first_bad = int(np.argmin(ok)) if not ok.all() else k
+        if first_bad:
+            self._ring = np.ascontiguousarray(ext[:, first_bad:first_bad + h])
+            self._pos[:] = 0
+            self._held[:] = 0
+            self._set_floor()
+        out = np.empty((n_lanes, k), dtype=np.float32)
+        out[:, :first_bad] = floors[:, :first_bad]
+        for j in range(first_bad, k):
+            out[:, j] = self.floor
+            self.update(levels[:, j], bad[:, j])
+        return out
 
     def _set_floor(self) -> None:
         middle = self._ring.shape[1] // 2

@@ -318,6 +318,12 @@ class EdfSource:
                 channels = tuple(m.channel for m in members)
                 yield Block(channels, channels[0].fs_hz, first * spr, data)
 
+    def restrict(self, labels: set[str]) -> None:
+        """From now on read only these channels (offline analysis runs each foot in its own process)."""
+        self._groups = {spr: kept for spr, members in self._groups.items()
+                        if (kept := [m for m in members if m.channel.label in labels])}
+        self.channels = tuple(c for c in self.channels if c.label in labels)
+
     def annotations(self) -> list[tuple[float, float, str]]:
         """EDF+ annotations as (onset_s, duration_s, text) sorted by onset; duration 0 when none is given."""
         return list(self._annotations)
