@@ -103,7 +103,9 @@ class DetectorConfig:
     """Concurrent activity on this many regions of one foot (or all of a smaller foot's) is movement."""
     movement_min_s: float = 0.15
     """Only activity at least this long takes part in movement detection (twitches do not)."""
-    movement_margin_s: float = 0.25
+    movement_min_active: float = 0.3
+    """A span takes part in movement detection only if its discharges fill this fraction of it."""
+    movement_margin_s: float = 0.5
     """Events this close to a movement belong to it."""
     acc_confirm_window_s: tuple[float, float] = (-0.02, 0.12)
     """An accelerometer response starting this long before/after an EMG twitch confirms it."""

@@ -7,7 +7,9 @@ Rules (all parameters in DetectorConfig):
    (``pop_max_balance``) or above ``artifact_peak_uv`` (an electrode pop)
    is dropped.
 2. **Movement**: low-band acceleration above ``movement_acc_mg``, or
-   overlapping activity of at least ``movement_min_s`` on
+   overlapping activity spans (a channel's discharges with gaps up to
+   ``cramp_merge_gap_s``, filled at least ``movement_min_active``) of at
+   least ``movement_min_s`` on
    ``movement_min_regions`` regions of the foot (all of them when the foot
    has fewer), each at least ``crosstalk_ratio`` of the largest. Everything
    within ``movement_margin_s`` of a movement belongs to it and is not counted.
@@ -151,7 +153,12 @@ def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
 def _movements(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[list[Activity]]:
     """Groups of activity that together make a movement."""
     need = min(config.movement_min_regions, len(emg_regions))
-    long = [a for a in acts if a.source == "emg" and a.duration_s >= config.movement_min_s - EPS_S]
+    # A muscle's activity during a movement comes and goes; judge its whole span.
+    # Sustained means mostly active: a string of separate twitches is not.
+    chains = [chain for ch in _by_channel([a for a in acts if a.source == "emg"])
+              for chain in _chain([[a] for a in ch], config.cramp_merge_gap_s)]
+    long = [span for span, active in map(_span, chains)
+            if span.duration_s >= config.movement_min_s - EPS_S and active >= config.movement_min_active]
     groups = [[a] for a in acts if a.source == "motion"]
     if need >= 2:
         for comp in _overlap_components(long):
@@ -167,6 +174,13 @@ def _movements(acts: list[Activity], emg_regions: frozenset[str], config: Detect
         else:
             merged.append(list(g))
     return merged
+
+
+def _span(acts: list[Activity]) -> tuple[Activity, float]:
+    """One activity covering a run of a channel's discharges, and the fraction of it they fill."""
+    top = max(acts, key=lambda a: a.peak)
+    span = replace(top, onset_s=acts[0].onset_s, end_s=max(a.end_s for a in acts))
+    return span, sum(a.duration_s for a in acts) / max(span.duration_s, EPS_S)
 
 
 def _overlap_components(acts: list[Activity]) -> list[list[Activity]]:
