@@ -90,10 +90,10 @@ def read_layout(path: str | Path) -> EdfLayout:
         if len(fixed) < 256:
             raise RecordingError(f"{path}: truncated header ({size} bytes; an EDF/BDF header has at least 256)")
         bdf = fixed[:8] == BDF_MAGIC
-        header_bytes = _header_int(path, fixed, 184, 8, "header size")
-        declared = _header_int(path, fixed, 236, 8, "number of data records")
-        record_s = _header_float(path, fixed, 244, 8, "data record duration")
-        n_signals = _header_int(path, fixed, 252, 4, "number of signals")
+        header_bytes = _header_number(path, fixed, 184, 8, "header size")
+        declared = _header_number(path, fixed, 236, 8, "number of data records")
+        record_s = _header_number(path, fixed, 244, 8, "data record duration", float)
+        n_signals = _header_number(path, fixed, 252, 4, "number of signals")
         if n_signals < 1 or header_bytes != 256 * (n_signals + 1):
             raise RecordingError(
                 f"{path}: corrupt header (header size {header_bytes} does not fit {n_signals} signals)"
@@ -104,7 +104,7 @@ def read_layout(path: str | Path) -> EdfLayout:
     labels = tuple(signal_part[i * 16 : (i + 1) * 16].decode("latin-1").strip() for i in range(n_signals))
     spr_at = n_signals * (16 + 80 + 8 + 8 + 8 + 8 + 8 + 80)
     spr = tuple(
-        _header_int(path, signal_part, spr_at + 8 * i, 8, f"samples per record of signal {i + 1}")
+        _header_number(path, signal_part, spr_at + 8 * i, 8, f"samples per record of signal {i + 1}")
         for i in range(n_signals)
     )
     if record_s < 0 or any(n < 1 for n in spr):
@@ -134,18 +134,10 @@ def _field(path: Path, raw: bytes, at: int, width: int, what: str) -> str:
     return text
 
 
-def _header_int(path: Path, raw: bytes, at: int, width: int, what: str) -> int:
+def _header_number(path: Path, raw: bytes, at: int, width: int, what: str, kind: type = int) -> int | float:
     text = _field(path, raw, at, width, what)
     try:
-        return int(text)
-    except ValueError:
-        raise RecordingError(f"{path}: corrupt header ({what} is {text!r}, not a number)") from None
-
-
-def _header_float(path: Path, raw: bytes, at: int, width: int, what: str) -> float:
-    text = _field(path, raw, at, width, what)
-    try:
-        return float(text)
+        return kind(text)
     except ValueError:
         raise RecordingError(f"{path}: corrupt header ({what} is {text!r}, not a number)") from None
 
