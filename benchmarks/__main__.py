@@ -17,9 +17,9 @@ from benchmarks.machine import RESULTS_DIR
 def _accuracy(args: argparse.Namespace) -> None:
     from benchmarks import accuracy
 
-    load = machine.load()
+    started = machine.start()
     body = accuracy.run(args.quick, args.workers)
-    path = machine.write_result(f"accuracy{_suffix(args)}", body, load)
+    path = machine.write_result(f"accuracy{_suffix(args)}", body, started)
     png = _accuracy_report(body, args)
     print(f"\nwrote {path} and {png} ({body['seconds']:.0f} s)")
 
@@ -27,7 +27,7 @@ def _accuracy(args: argparse.Namespace) -> None:
 def _accuracy_report(body: dict, args: argparse.Namespace) -> Path:
     from benchmarks import accuracy, plot
 
-    print(accuracy.tables(body["summary"], headline_snr=HEADLINE_SNR_DB))
+    print(accuracy.tables(body["summary"], headline_snr_db=HEADLINE_SNR_DB))
     return plot.f1_vs_snr(body["summary"], RESULTS_DIR / f"f1_vs_snr{_suffix(args)}.png",
                           "Twitch F1 vs SNR, simulated foot EMG (50 Hz mains, 2000 sps), same scoring for all")
 
@@ -41,7 +41,8 @@ def _report(args: argparse.Namespace) -> None:
         path = RESULTS_DIR / f"{name}{_suffix(args)}.json"
         if path.exists():
             doc = json.loads(path.read_text())
-            print(f"== {path.name}: {doc['finished_utc']}, {doc['machine']['cpu_model']}, "
+            code = doc.get("code_start", {}).get("commit") or doc["machine"].get("git_commit")
+            print(f"== {path.name}: {doc['finished_utc']}, code {code}, {doc['machine']['cpu_model']}, "
                   f"{doc['machine']['cores']} cores, load {doc['load_start']} -> {doc['load_end']}")
             show(doc)
             print()
@@ -54,9 +55,9 @@ def _suffix(args: argparse.Namespace) -> str:
 def _speed(args: argparse.Namespace) -> None:
     from benchmarks import speed
 
-    load = machine.load()
+    started = machine.start()
     body = speed.run(args.quick, args.cache_dir)
-    path = machine.write_result(f"speed{_suffix(args)}", body, load)
+    path = machine.write_result(f"speed{_suffix(args)}", body, started)
     print(speed.table(body))
     print(f"\nwrote {path}")
 
@@ -64,15 +65,15 @@ def _speed(args: argparse.Namespace) -> None:
 def _latency(args: argparse.Namespace) -> None:
     from benchmarks import latency
 
-    load = machine.load()
+    started = machine.start()
     body = latency.run(args.quick)
-    path = machine.write_result(f"latency{_suffix(args)}", body, load)
+    path = machine.write_result(f"latency{_suffix(args)}", body, started)
     print(latency.table(body))
     print(f"\nwrote {path}")
 
 
 RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency}
-HEADLINE_SNR_DB = 12.0
+HEADLINE_SNR_DB = (12.0, 20.0)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,7 +80,7 @@ class Cell:
         if self.sensors == "acc":
             knobs["mmg_mg_per_uv"] = snr * ACC_NOISE_MG / ACC_UNIT_UV
         if self.task == "cramp":
-            knobs.update(twitch_rate_per_min={r: 2.0 for r in montage.regions}, cramp_rate_per_h=60.0,
+            knobs.update(twitch_rate_per_min={r: 2.0 for r in montage.regions}, cramp_rate_per_h=120.0,
                          cramp_duration_s=(4.0, 20.0))
         elif self.task == "noise":
             knobs.update(twitch_rate_per_min={})
@@ -286,7 +286,7 @@ def summarize(cells: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def tables(summary: dict[str, Any], headline_snr: float) -> str:
+def tables(summary: dict[str, Any], headline_snr_db: tuple[float, ...]) -> str:
     """Plain-text tables for the terminal (the README takes them as they are)."""
     lines = []
     f1 = summary["f1_by_snr"]
@@ -297,15 +297,16 @@ def tables(summary: dict[str, Any], headline_snr: float) -> str:
     for name, row in f1.items():
         lines.append(f"{name:<{w}}" + "".join(f"{v:>10.3f}" if v is not None else f"{'-':>10}" for v in row.values()))
     lines.append("")
-    lines.append(f"Twitches at {headline_snr:+g} dB (50 Hz, 2000 sps)")
-    head = f"{'detector':<{w}}{'prec':>7}{'recall':>7}{'F1':>7}{'onset med/p95 ms':>18}{'region':>8}{'hit':>7}"
-    lines.append(head)
-    for name, row in summary["twitch_by_snr"].items():
-        p = row.get(str(headline_snr))
-        if p:
-            onset = f"{_fmt(p['onset_error_median_ms'], 1)}/{_fmt(p['onset_error_p95_ms'], 1)}"
-            lines.append(f"{name:<{w}}{_fmt(p['precision']):>7}{_fmt(p['recall']):>7}{_fmt(p['f1']):>7}{onset:>18}"
-                         f"{_fmt(p['region_accuracy']):>8}{_fmt(p['hit_rate']):>7}")
+    for snr in headline_snr_db:
+        lines.append(f"Twitches at {snr:+g} dB (50 Hz, 2000 sps)")
+        lines.append(f"{'detector':<{w}}{'prec':>7}{'recall':>7}{'F1':>7}{'onset med/p95 ms':>18}{'region':>8}{'hit':>7}")
+        for name, row in summary["twitch_by_snr"].items():
+            p = row.get(str(snr))
+            if p:
+                onset = f"{_fmt(p['onset_error_median_ms'], 1)}/{_fmt(p['onset_error_p95_ms'], 1)}"
+                lines.append(f"{name:<{w}}{_fmt(p['precision']):>7}{_fmt(p['recall']):>7}{_fmt(p['f1']):>7}{onset:>18}"
+                             f"{_fmt(p['region_accuracy']):>8}{_fmt(p['hit_rate']):>7}")
+        lines.append("")
     lines.append("(region: share of onset-matched twitches given the right region; hit: true twitches with any "
                  f"detection of any class within {HIT_TOLERANCE_S * 1e3:g} ms)")
     lines.append("")

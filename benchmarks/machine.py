@@ -36,17 +36,29 @@ def versions() -> dict[str, str | None]:
     return out
 
 
-def git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=Path(__file__).resolve().parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
+def git_state() -> dict[str, Any]:
+    """HEAD and any uncommitted changes to the code under test (others may be editing the tree during a run)."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str | None:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, check=True, cwd=root).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    changed = git("status", "--porcelain", "--", "fascdetect", "firmware_sim")
+    return {"commit": git("rev-parse", "--short", "HEAD"),
+            "uncommitted": changed.splitlines() if changed else []}
 
 
 def load() -> list[float]:
     """1/5/15-minute load averages: other work on a shared machine skews timings."""
     return [round(v, 2) for v in os.getloadavg()]
+
+
+def start() -> dict[str, Any]:
+    """What to note before a run: the load, and the code version that is about to be measured."""
+    return {"load": load(), "code": git_state()}
 
 
 def machine() -> dict[str, Any]:
@@ -56,15 +68,16 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "packages": versions(),
-        "git_commit": git_commit(),
     }
 
 
-def write_result(name: str, body: dict[str, Any], started_load: list[float]) -> Path:
-    """``results/<name>.json`` with the machine record, the load when the run started and ended."""
+def write_result(name: str, body: dict[str, Any], started: dict[str, Any]) -> Path:
+    """``results/<name>.json`` with the machine record, and the load and code version at start (from
+    :func:`start`) and end."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     doc = {"benchmark": name, "finished_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "machine": machine(), "load_start": started_load, "load_end": load(), **body}
+           "machine": machine(), "load_start": started["load"], "load_end": load(),
+           "code_start": started["code"], "code_end": git_state(), **body}
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(dumps(doc) + "\n")
     return path

@@ -57,8 +57,8 @@ def night_path(cache_dir: str | Path, hours: float) -> Path:
 
 
 def timed(cmd: list[str], timeout_s: float | None = None) -> dict[str, Any]:
-    """Run ``cmd``; wall seconds, peak RSS (MB, reported by the child itself: RUSAGE_CHILDREN would give the
-    largest of all children so far) and the speed worker's JSON line (if any)."""
+    """Run ``cmd``; wall seconds, peak RSS and CPU seconds (reported by the child itself, see _RSS_WRAPPER)
+    and the speed worker's JSON line (if any)."""
     t = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, text=True,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -74,8 +74,10 @@ def timed(cmd: list[str], timeout_s: float | None = None) -> dict[str, Any]:
     lines = [ln for ln in out.splitlines() if ln.startswith('{"mode"')]
     result = json.loads(lines[-1]) if lines else {}
     rss = next((ln for ln in err.splitlines() if ln.startswith("PEAK_RSS_KB ")), None)
-    return {"wall_s": round(wall, 2), "peak_rss_mb": round(int(rss.split()[1]) / 1024, 1) if rss else None,
-            "cpu_s": round(float(rss.split()[2]), 2) if rss else None,
+    main_kb, cpu_s, child_kb = (float(v) for v in rss.split()[1:4]) if rss else (None, None, None)
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(main_kb / 1024, 1) if rss else None,
+            "peak_rss_child_mb": round(child_kb / 1024, 1) if child_kb else None,
+            "cpu_s": round(cpu_s, 2) if rss else None,
             **({"worker": result} if result else {})}
 
 
@@ -83,12 +85,21 @@ _RSS_WRAPPER = (
     "import atexit, resource, runpy, sys\n"
     "def report():\n"
     "    u = resource.getrusage(resource.RUSAGE_SELF)\n"
-    "    print('PEAK_RSS_KB', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr)\n"
+    "    try:\n"
+    "        hwm = next(int(ln.split()[1]) for ln in open('/proc/self/status') if ln.startswith('VmHWM:'))\n"
+    "    except (OSError, StopIteration):\n"
+    "        hwm = u.ru_maxrss\n"
+    "    c = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "    print('PEAK_RSS_KB', hwm, u.ru_utime + u.ru_stime + c.ru_utime + c.ru_stime, c.ru_maxrss, file=sys.stderr)\n"
     "atexit.register(report)\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_module(sys.argv[0], run_name='__main__', alter_sys=True)\n"
 )
-"""Runs a module as ``python -m`` would and reports its own peak RSS (ru_maxrss, kB on Linux) and CPU seconds on exit."""
+"""Runs a module as ``python -m`` would and reports on exit: its own peak RSS, its CPU seconds including its
+worker processes', and the largest worker's peak RSS. Its own peak is VmHWM, the high-water mark of this
+program's memory: Linux carries ``ru_maxrss`` over from the parent across fork and exec, so that would never
+read below the (larger) benchmark process that started it. A forked worker's figure counts the pages it
+shares with its parent, so main + workers overstates the total."""
 
 
 def module_cmd(module: str, *args: str) -> list[str]:
@@ -161,10 +172,11 @@ def run(quick: bool, cache_dir: str) -> dict[str, Any]:
 def table(body: dict[str, Any]) -> str:
     n = body["night"]
     lines = [f"Whole night: {n['hours']:g} h, 8 EMG at 2000 sps, {n['bytes'] / 1e6:.0f} MB EDF (warm page cache)",
-             f"{'run':<28}{'wall s':>9}{'CPU s':>9}{'x real time':>13}{'peak RSS MB':>13}"]
+             f"{'run':<28}{'wall s':>9}{'CPU s':>9}{'x real time':>13}{'peak RSS MB':>13}{'per worker MB':>15}"]
     for name, r in body["whole_night"].items():
         lines.append(f"{name:<28}{r.get('wall_s', '-'):>9}{r.get('cpu_s', '-'):>9}{r.get('realtime_factor', '-'):>13}"
-                     f"{r.get('peak_rss_mb', '-'):>13}")
+                     f"{r.get('peak_rss_mb', '-'):>13}{r.get('peak_rss_child_mb') or '-':>15}")
+    lines.append("(CPU s includes worker processes; `analyze` runs each foot in its own process on 2+ cores)")
     ex = body["excerpt"]
     lines += ["", f"Detectors on a {ex['seconds'] / 60:g}-minute excerpt in memory (8 channels); night time EXTRAPOLATED "
               f"x{n['hours'] * 3600 / ex['seconds']:g}",
