@@ -25,10 +25,12 @@ def _accuracy(args: argparse.Namespace) -> None:
 
 
 def _accuracy_report(body: dict, args: argparse.Namespace) -> Path:
+    """Tables and plot, summarised again from the raw per-cell scores (so table changes apply to old runs)."""
     from benchmarks import accuracy, plot
 
-    print(accuracy.tables(body["summary"], headline_snr_db=HEADLINE_SNR_DB))
-    return plot.f1_vs_snr(body["summary"], RESULTS_DIR / f"f1_vs_snr{_suffix(args)}.png",
+    summary = accuracy.summarize(body["cells"])
+    print(accuracy.tables(summary, headline_snr_db=HEADLINE_SNR_DB))
+    return plot.f1_vs_snr(summary, RESULTS_DIR / f"f1_vs_snr{_suffix(args)}.png",
                           "Twitch F1 vs SNR, simulated foot EMG (50 Hz mains, 2000 sps), same scoring for all")
 
 

@@ -271,8 +271,11 @@ def summarize(cells: list[dict[str, Any]]) -> dict[str, Any]:
                 for name in detectors(sel):
                     out["conditions"].setdefault(f"{name} [{sensors}]", {})[f"{m} Hz mains, {fs} sps"] = pooled(sel, name)
     cramp = [c for c in cells if c["cell"]["task"] == "cramp"]
+    out["cramp_by_snr"] = {}
     for name in detectors(cramp):
         out["cramp"][name] = pooled(cramp, name, "cramp")
+        out["cramp_by_snr"][name] = {str(s): pooled([c for c in cramp if c["cell"]["snr_db"] == s], name, "cramp")
+                                     for s in sorted({c["cell"]["snr_db"] for c in cramp})}
     for task in ("noise", "movement"):
         for sensors in ("emg", "both"):
             sel = [c for c in cells if c["cell"]["task"] == task and c["cell"]["sensors"] == sensors]
@@ -323,6 +326,11 @@ def tables(summary: dict[str, Any], headline_snr_db: tuple[float, ...]) -> str:
     for name, p in summary["cramp"].items():
         lines.append(f"{name:<{w}}{_fmt(p['recall']):>7}{_fmt(p['precision']):>7}{_fmt(p['onset_error_median_ms'], 1):>14}"
                      f"{_fmt(p['duration_error_median_s'], 2):>15}{_fmt(p['mean_fragments'], 2):>11}")
+    for name, row in summary.get("cramp_by_snr", {}).items():
+        if name == US:
+            lines.append(f"{name} by SNR: " + ", ".join(
+                f"{float(snr):+g} dB sens {_fmt(p['recall'], 2)} prec {_fmt(p['precision'], 2)} "
+                f"onset {_fmt(p['onset_error_median_ms'], 0)} ms" for snr, p in row.items()))
     lines.append("")
     lines.append("False twitches per minute (no twitches simulated)")
     lines.append(f"{'detector':<{w}}{'pure noise':>12}{'movement rec.':>15}{'in movement':>13}{'movement recall':>17}")
