@@ -19,7 +19,7 @@ from fascdetect.detect.classify import Activity, classify_episode, link_gap_s, s
 from fascdetect.detect.segmenter import RunTracker, Segment, Segmenter
 from fascdetect.dsp.envelope import BinnedEnvelope, EnvelopeChunk
 from fascdetect.dsp.filters import StreamingSos, bandpass_sos, mains_stop_sos
-from fascdetect.dsp.mains import detect_mains
+from fascdetect.dsp.mains import CANDIDATES_HZ, detect_mains, mains_rms
 from fascdetect.dsp.noise_floor import RunningFloor
 from fascdetect.errors import InputError, SignalError
 from fascdetect.model import Block, Channel, Event
@@ -154,6 +154,7 @@ class EmgChain(_Chain):
                          config.emg_envelope_window_s)
         self.filter: StreamingSos | None = None
         self.mains_hz: list[float] = []
+        self.mains_rms: dict[str, float] = {}
         self._probe: list[tuple[np.ndarray, np.ndarray]] = []
         self._probe_n = 0
 
@@ -179,6 +180,8 @@ class EmgChain(_Chain):
         # Exactly the first probe_s of signal decides, however it arrived in blocks.
         probe = x[:, :round(c.mains_probe_s * self.fs_hz)]
         self.mains_hz = detect_mains(probe, self.fs_hz, c.mains_hz, c.mains_min_power_ratio, c.mains_max_harmonics)
+        levels = mains_rms(probe, self.fs_hz, self.mains_hz[0] if self.mains_hz else c.mains_hz or CANDIDATES_HZ[0])
+        self.mains_rms = {ch.label: float(v) for ch, v in zip(self.channels, levels)}
         log.info("%g Hz EMG: removing mains at %s Hz", self.fs_hz, ", ".join(f"{f:g}" for f in self.mains_hz))
         sos = np.vstack([bandpass_sos(c.emg_band_hz, self.fs_hz, c.emg_filter_order),
                          mains_stop_sos(self.mains_hz, c.mains_stop_width_hz, self.fs_hz)])
@@ -295,6 +298,10 @@ class Pipeline:
 
     def clip_reports(self) -> dict[str, ClipReport]:
         return {label: r for chain in self.chains.values() for label, r in chain.clips.items() if r.samples}
+
+    def mains_levels(self) -> dict[str, float]:
+        """RMS mains interference per EMG channel (µV), measured over the first seconds, before removal."""
+        return {label: v for chain in self.chains.values() for label, v in getattr(chain, "mains_rms", {}).items()}
 
     def mains_hz(self) -> list[float]:
         return sorted({f for chain in self.chains.values() for f in getattr(chain, "mains_hz", [])})

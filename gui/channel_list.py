@@ -1,8 +1,9 @@
 """Channel list: show/hide each trace, and see each channel's signal quality.
 
 Quality is what the pipeline measured: the running noise floor (a dry or
-loose electrode raises it), and clipped time (samples at the ADC rails,
-which the detector ignores).
+loose electrode raises it), the mains interference on each EMG channel
+before it was removed (poor contact picks up more), and clipped time
+(samples at the ADC rails, which the detector ignores).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ class ChannelList(QtWidgets.QTreeWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setColumnCount(3)
-        self.setHeaderLabels(["channel", "noise floor", "clipped"])
+        self.setColumnCount(4)
+        self.setHeaderLabels(["channel", "noise floor", "mains", "clipped"])
         self.setRootIsDecorated(True)
         self.items: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self.channels: dict[str, Channel] = {}
@@ -37,7 +38,7 @@ class ChannelList(QtWidgets.QTreeWidget):
             for c in channels:
                 if c.side != side:
                     continue
-                item = QtWidgets.QTreeWidgetItem(group, [c.label, "–", ""])
+                item = QtWidgets.QTreeWidgetItem(group, [c.label, "–", "", ""])
                 item.setCheckState(0, QtCore.Qt.CheckState.Checked)
                 self.items[c.label] = item
         self.resizeColumnToContents(0)
@@ -54,13 +55,15 @@ class ChannelList(QtWidgets.QTreeWidget):
         if column == 0:
             self.hidden_changed.emit(self.hidden())
 
-    def refresh(self, noise_floor: dict[str, float], clipped_s: dict[str, float]) -> None:
+    def refresh(self, noise_floor: dict[str, float], mains_uv: dict[str, float], clipped_s: dict[str, float]) -> None:
         self.blockSignals(True)
         for label, item in self.items.items():
             c = self.channels[label]
             floor = noise_floor.get(lane_key(c))
             unit = "µV" if c.unit == "uV" else c.unit
             item.setText(1, "–" if floor is None else f"{floor:.2f} {unit}")
+            mains = mains_uv.get(label)
+            item.setText(2, "" if mains is None else f"{mains:.1f} µV")
             clip = clipped_s.get(label, 0.0)
-            item.setText(2, f"{clip:.1f} s" if clip else "")
+            item.setText(3, f"{clip:.1f} s" if clip else "")
         self.blockSignals(False)

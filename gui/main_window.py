@@ -230,7 +230,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if self.session is not None and self.session is self._shown:
             status = self.session.status()
             self.counts.refresh(self.tally, status.data_s, status.data_s - self.counted_from_s)
-            self.channel_list.refresh(status.noise_floor, status.clipped_s)
+            self.channel_list.refresh(status.noise_floor, status.mains_uv, status.clipped_s)
 
     def _take_events(self, events: list[Event]) -> None:
         self.tally.add(events)

@@ -56,6 +56,7 @@ class SessionStatus:
     loss_pct: float = 0.0
     noise_floor: dict[str, float] = field(default_factory=dict)
     mains_hz: list[float] = field(default_factory=list)
+    mains_uv: dict[str, float] = field(default_factory=dict)
     clipped_s: dict[str, float] = field(default_factory=dict)
     recording: Path | None = None
     recording_bytes: int = 0
@@ -225,6 +226,7 @@ class LiveSession(QtCore.QObject):
             data_s=max(self._status.data_s, block.end / block.fs_hz),
             loss_pct=100.0 * self._gap_samples / max(self._samples, 1),
             noise_floor=pipeline.noise_floor(),
+            mains_uv=pipeline.mains_levels(),
             mains_hz=pipeline.mains_hz(),
             clipped_s={label: r.samples / self.traces[label].fs_hz for label, r in pipeline.clip_reports().items()},
             recording=None if rec is None else rec.path,

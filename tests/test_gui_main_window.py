@@ -65,6 +65,10 @@ def test_starts_on_simulator_and_receives_events(qtbot, window):
     labels = {c.label for c in window.session.channels}
     assert {c.label for foot in window.traces.feet.values() for c in foot.channels} == labels
     assert window.channel_list.items.keys() == labels
+    # Signal quality per channel: noise floor for all, mains level for EMG (the simulator adds ~8 µV of 50 Hz).
+    qtbot.waitUntil(lambda: window.channel_list.items["EMG L-ADM"].text(2).endswith("µV"), timeout=10_000)
+    assert float(window.channel_list.items["EMG L-ADM"].text(2).split()[0]) > 1.0
+    assert window.channel_list.items["EMG L-ADM"].text(1).endswith("µV")
 
 
 def test_counts_and_foot_map_follow_the_twitching_region(qtbot, window):

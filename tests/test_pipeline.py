@@ -209,3 +209,20 @@ def test_provisional_events_show_a_cramp_while_it_builds():
     assert not [e for e in final if e.kind == "cramp"]
     assert len(building) == 1 and building[0].channel == LABELS[2] and abs(building[0].onset_s - 8.0) < 0.1
     assert building[0].duration_s > 11.0
+
+
+def test_mains_level_is_measured_per_channel():
+    """Signal quality: the mains interference each EMG channel picked up, before removal."""
+    rng = np.random.default_rng(6)
+    x = noise(rng, len(LABELS), 5.0)
+    t = np.arange(x.shape[1]) / FS_HZ
+    for row, amp_uv in enumerate((0.0, 10.0, 40.0, 0.0)):
+        x[row] += (amp_uv * np.sin(2 * np.pi * 60.2 * t)).astype(np.float32)
+    pipe = Pipeline(CHANNELS)
+    pipe.feed(Block(CHANNELS, FS_HZ, 0, x))
+    levels = pipe.mains_levels()
+    assert pipe.mains_hz()[0] == 60.0
+    # A sine of amplitude A has RMS A/sqrt(2); channels without mains show only the noise around 60 Hz.
+    assert levels[LABELS[1]] == pytest.approx(10 / np.sqrt(2), rel=0.15)
+    assert levels[LABELS[2]] == pytest.approx(40 / np.sqrt(2), rel=0.15)
+    assert levels[LABELS[0]] < 1.0 and levels[LABELS[3]] < 1.0

@@ -23,6 +23,25 @@ def _line_power(freqs: np.ndarray, power: np.ndarray, f_hz: float, halfwidth_hz:
     return float(np.clip(power[near] - np.median(power[around]), 0.0, None).sum() * df)
 
 
+def _spectrum(x: np.ndarray, fs_hz: float) -> tuple[np.ndarray, np.ndarray]:
+    """Welch power spectra per channel at 1 Hz resolution."""
+    nperseg = min(x.shape[-1], int(fs_hz))
+    return signal.welch(x - x.mean(axis=-1, keepdims=True), fs=fs_hz, nperseg=nperseg, axis=-1)
+
+
+def mains_rms(x: np.ndarray, fs_hz: float, fundamental_hz: float) -> np.ndarray:
+    """RMS of each channel's mains lines (fundamental and harmonics up to 450 Hz), in x's unit.
+
+    A signal-quality figure for the display: poor contact shows as strong mains.
+    """
+    if x.shape[-1] < int(0.5 * fs_hz):
+        return np.zeros(x.shape[0])
+    freqs, power = _spectrum(x, fs_hz)
+    harmonics = np.arange(fundamental_hz, min(450.0, 0.49 * fs_hz), fundamental_hz)
+    return np.array([np.sqrt(sum(_line_power(freqs, p, f, 1.5 * f / fundamental_hz) for f in harmonics))
+                     for p in power])
+
+
 def detect_mains(x: np.ndarray, fs_hz: float, forced_hz: float | None, min_power_ratio: float,
                  max_harmonics: int) -> list[float]:
     """Mains frequencies to remove: the fundamental first, then harmonics worth removing.
@@ -37,8 +56,7 @@ def detect_mains(x: np.ndarray, fs_hz: float, forced_hz: float | None, min_power
     n = x.shape[-1]
     if n < int(0.5 * fs_hz):
         return [forced_hz] if forced_hz else []
-    nperseg = min(n, int(fs_hz))  # 1 Hz resolution
-    freqs, power = signal.welch(x - x.mean(axis=-1, keepdims=True), fs=fs_hz, nperseg=nperseg, axis=-1)
+    freqs, power = _spectrum(x, fs_hz)
     power = power.mean(axis=0)
     band = (freqs >= 20.0) & (freqs <= min(450.0, 0.45 * fs_hz))
     broadband = float(np.median(power[band]) * (band.sum() * (freqs[1] - freqs[0])))
