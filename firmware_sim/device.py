@@ -20,6 +20,7 @@ from fascdetect import protocol
 from fascdetect.errors import InputError
 from fascdetect.model import Block, Channel
 from fascdetect.protocol import ChannelSpec, DeviceDescription, RateGroup
+from fascdetect.regions import Placement
 
 EMG_GAIN = 12.0
 """Front-end gain of a typical biopotential ADC (e.g. an ADS1299 at gain 12); informative only."""
@@ -57,14 +58,32 @@ class OutgoingPacket:
 
 
 class Device:
-    """Packetises Blocks of the given channels; one instance is one stream (frame counters from 0)."""
+    """Packetises Blocks of the given channels; one instance is one stream (frame counters from 0).
 
-    def __init__(self, channels: tuple[Channel, ...], config: DeviceConfig = DeviceConfig()) -> None:
+    ``enabled`` is the montage: the placements that stream (None: all). The
+    device still takes whole Blocks of every rate group it samples and drops
+    the disabled rows; a rate group with nothing enabled disappears from the
+    description.
+    """
+
+    def __init__(self, channels: tuple[Channel, ...], config: DeviceConfig = DeviceConfig(),
+                 enabled: frozenset[Placement] | None = None) -> None:
         if not channels:
             raise InputError("a device needs at least one channel")
         self.config = config
+        self.channels = channels
+        """Every channel the sensors sample, streamed or not."""
         rates = list(dict.fromkeys(ch.fs_hz for ch in channels))
-        self.groups: tuple[tuple[Channel, ...], ...] = tuple(tuple(ch for ch in channels if ch.fs_hz == fs) for fs in rates)
+        self._inputs = tuple(tuple(ch for ch in channels if ch.fs_hz == fs) for fs in rates)
+        streamed = [tuple(ch for ch in g if enabled is None or ch.placement in enabled) for g in self._inputs]
+        if not any(streamed):
+            raise InputError("the montage enables none of the device's channels")
+        self.groups: tuple[tuple[Channel, ...], ...] = tuple(g for g in streamed if g)
+        self._routes = [
+            (self.groups.index(s), np.array([g.index(ch) for ch in s])) if s else None
+            for g, s in zip(self._inputs, streamed)
+        ]
+        """Per input rate group: (stream group, rows of the input Block that stream), or None."""
         self.description = DeviceDescription(
             config.firmware,
             tuple(RateGroup(g[0].fs_hz, tuple(_spec(ch) for ch in g)) for g in self.groups),
@@ -80,18 +99,26 @@ class Device:
         self._record: list[list[np.ndarray]] = [[] for _ in self.groups]
         self._started = False
 
-    def group_of(self, block: Block) -> int:
-        for i, g in enumerate(self.groups):
+    def group_of(self, block: Block) -> int | None:
+        """The stream group ``block`` feeds (None when the montage disables all its channels)."""
+        route = self._route(block)
+        return None if route is None else route[0]
+
+    def _route(self, block: Block) -> tuple[int, np.ndarray] | None:
+        for g, route in zip(self._inputs, self._routes):
             if block.channels == g:
-                return i
+                return route
         raise InputError(f"block channels {[c.label for c in block.channels]} are not a rate group of this device")
 
     def feed(self, block: Block) -> list[OutgoingPacket]:
         """Sample ``block`` and return the packets that are complete (a short tail waits for more)."""
-        gi = self.group_of(block)
+        route = self._route(block)
+        if route is None:
+            return []
+        gi, rows = route
         if block.start != self._frames[gi]:
             raise InputError(f"group {gi}: block starts at sample {block.start}, the device is at {self._frames[gi]}")
-        counts = protocol.quantise(block.data, self._lsb[gi]).T.copy()
+        counts = protocol.quantise(block.data[rows], self._lsb[gi]).T.copy()
         self._record[gi].append(counts)
         self._pending[gi].append(counts)
         self._frames[gi] += counts.shape[0]

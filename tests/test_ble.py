@@ -189,6 +189,38 @@ def test_legacy_payloads_split_frames_and_still_arrive_exact(bluez):
         np.testing.assert_array_equal(data[:, ~gap], expected[:, ~gap])
 
 
+def test_set_rates_streams_at_the_new_rates_bit_exact(bluez):
+    handle = bluez(duration_s=2.0, speed=0)
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5, emg_fs_hz=1000, acc_fs_hz=50))
+    assert [g.fs_hz for g in source.description.groups] == [1000.0, 50.0]
+    _finish(handle, source, 30)
+    got = _collect(source)
+    record = handle.record()
+    for group, fs in enumerate((1000.0, 50.0)):
+        _, data, gap = got[fs]
+        assert data.shape[1] == 2 * fs and not gap.any()
+        np.testing.assert_array_equal(data, _expected(record, group, data.shape[1])[0])
+
+
+def test_set_montage_streams_only_the_chosen_channels(bluez):
+    handle = bluez(duration_s=1.0, speed=0)
+    source = BleSource(handle.address, BleOptions(scan_timeout_s=5, regions=("adm",), modalities=("EMG",)))
+    assert [ch.label for ch in source.channels] == ["EMG L-ADM", "EMG R-ADM"]
+    assert protocol.decode_description(handle.peripheral.info_char.value) == source.description
+    _finish(handle, source, 30)
+    got = _collect(source)
+    assert set(got) == {2000.0}
+    _, data, _ = got[2000.0]
+    np.testing.assert_array_equal(data, _expected(handle.record(), 0, 2000)[0])
+
+
+def test_an_invalid_rate_is_a_clear_error(bluez):
+    handle = bluez(duration_s=1.0)
+    with pytest.raises(DeviceError, match=r"refused SET_RATES.*EMG sampling rate must be a whole number of Hz in 500–4000, not 5000"):
+        BleSource(handle.address, BleOptions(scan_timeout_s=5, emg_fs_hz=5000))
+    assert not handle.peripheral.streaming and not handle.peripheral.device.connected
+
+
 def test_scan_command_lists_the_wearable(bluez, capsys):
     from fascdetect.cli import main
 

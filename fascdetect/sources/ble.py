@@ -32,6 +32,7 @@ from fascdetect import protocol
 from fascdetect.errors import DeviceError
 from fascdetect.model import Block, Channel
 from fascdetect.protocol import Command, DeviceDescription, Opcode, PacketError
+from fascdetect.regions import MODALITIES, region_code
 from fascdetect.sources.sequence import ClockTracker, Frames, GroupTracker, StreamStats, unwrap
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,13 @@ class BleOptions:
     """Blocks hold about this many seconds of samples (less when the stream ends)."""
     use_acquire_notify: bool = False
     """Receive notifications through BlueZ's AcquireNotify socket instead of D-Bus signals."""
+    emg_fs_hz: float | None = None
+    """Ask the device for this EMG rate (SET_RATES) before streaming; None keeps its own."""
+    acc_fs_hz: float | None = None
+    regions: tuple[str, ...] | None = None
+    """Stream only these foot regions (SET_MONTAGE); None: every region the device has."""
+    modalities: tuple[str, ...] | None = None
+    """Stream only these modalities ("EMG", "ACC"); None: both."""
 
 
 @dataclass
@@ -97,6 +105,38 @@ def _with_target(options: BleOptions, target: str | None) -> BleOptions:
         return options
     key = "address" if _ADDRESS.match(target.strip()) else "name"
     return replace(options, **{key: target.strip()})
+
+
+def _rates_command(description: DeviceDescription, options: BleOptions) -> Command | None:
+    """SET_RATES for the rates the options ask for (one per rate group), or None when they ask for none."""
+    wanted = {"EMG": options.emg_fs_hz, "ACC": options.acc_fs_hz}
+    if all(fs is None for fs in wanted.values()):
+        return None
+    rates_mhz = []
+    for group in description.groups:
+        asked = {wanted[spec.placement.modality] for spec in group.channels} - {None}
+        if len(asked) > 1:
+            raise DeviceError("EMG and ACC share one rate group on this wearable: give them the same rate")
+        rates_mhz.append(round((asked.pop() if asked else group.fs_hz) * 1000))
+    return Command(Opcode.SET_RATES, tuple(rates_mhz))
+
+
+def _montage_command(description: DeviceDescription, options: BleOptions) -> Command | None:
+    """SET_MONTAGE enabling the channels of the options' regions and modalities, or None when they choose all."""
+    if options.regions is None and options.modalities is None:
+        return None
+    regions = None if options.regions is None else {region_code(r) for r in options.regions}
+    modalities = None if options.modalities is None else {m.upper() for m in options.modalities}
+    if modalities is not None and not modalities <= set(MODALITIES):
+        raise DeviceError(f"unknown modality in {sorted(modalities)} (known: {', '.join(MODALITIES)})")
+    specs = [spec.placement for group in description.groups for spec in group.channels]
+    flags = tuple(
+        int((regions is None or p.region in regions) and (modalities is None or p.modality in modalities)) for p in specs
+    )
+    if not any(flags):
+        have = ", ".join(p.label() for p in specs)
+        raise DeviceError(f"the wearable has no channel in the chosen regions/modalities (it has {have})")
+    return Command(Opcode.SET_MONTAGE, flags)
 
 
 def _battery_from_adv(service_data: dict[str, bytes]) -> int | None:
@@ -356,8 +396,9 @@ class BleSource:
         client = BleakClient(self._ble_device, disconnected_callback=lambda _c: lost.set(), timeout=self.options.connect_timeout_s)
         await client.connect()
         try:
-            raw = await client.read_gatt_char(protocol.INFO_CHAR_UUID)
-            description = protocol.decode_description(raw)
+            description = protocol.decode_description(await client.read_gatt_char(protocol.INFO_CHAR_UUID))
+            if self.description is None:  # the device keeps its settings while it streams, across link drops
+                description = await self._configure(client, description)
             self._adopt(description)
             self.device_name = client.name
             self.address = client.address
@@ -374,6 +415,24 @@ class BleSource:
             raise
         self._client = client
         log.info("streaming from %s (%s), firmware %s", self.device_name, self.address, description.firmware)
+
+    async def _configure(self, client, description: DeviceDescription) -> DeviceDescription:
+        """Send the rates, then the montage, of the options; returns the description the device then gives."""
+        rates = _rates_command(description, self.options)
+        if rates is not None:
+            description = await self._set(client, rates)
+        montage = _montage_command(description, self.options)
+        if montage is not None:
+            description = await self._set(client, montage)
+        return description
+
+    async def _set(self, client, command: Command) -> DeviceDescription:
+        """Write a settings command and read back the description it produced."""
+        try:
+            await client.write_gatt_char(protocol.CONTROL_CHAR_UUID, protocol.encode_command(command), response=True)
+        except Exception as exc:  # bleak reports the device's refusal (BleakDBusError) with its reason
+            raise DeviceError(f"the wearable refused {command.opcode.name}: {exc}") from None
+        return protocol.decode_description(await client.read_gatt_char(protocol.INFO_CHAR_UUID))
 
     def _adopt(self, description: DeviceDescription) -> None:
         if self.description is None:

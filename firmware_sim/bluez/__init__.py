@@ -21,8 +21,8 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, Callable, Coroutine, Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Coroutine, Iterable, Iterator
 
 import numpy as np
 from dbus_fast import BusType, RequestNameReply
@@ -32,7 +32,7 @@ from fascdetect.errors import DeviceError
 from fascdetect.model import Block, Channel
 from firmware_sim.bluez.daemon import PrivateBus, start_bus
 from firmware_sim.bluez.objects import ADAPTER_PATH, Adapter
-from firmware_sim.bluez.peripheral import Peripheral, StreamStatus
+from firmware_sim.bluez.peripheral import Peripheral, Signal, StreamStatus
 from firmware_sim.device import Device, DeviceConfig, LinkFaults
 
 log = logging.getLogger(__name__)
@@ -153,14 +153,14 @@ def start_private_bluez(
     The signal comes from ``firmware_sim.generator.Generator(scenario, seed,
     duration_s=..., montage=...)``, or from ``blocks`` of ``channels`` when
     given. ``speed`` is simulated seconds per real second (0: as fast as the
-    client reads). Call it from a long-lived thread: Linux ends the daemon when
+    client reads). With the generator, SET_RATES regenerates the same scenario
+    at the new rates; with fixed ``blocks`` it is refused. Call it from a long-lived thread: Linux ends the daemon when
     the thread that started it exits (so a crashed demo leaves nothing behind).
     """
+    signal: Signal | None = None
     if blocks is None:
-        from firmware_sim.generator import Generator
-
-        gen = Generator(scenario, seed, duration_s=duration_s, montage=montage)
-        channels, blocks = gen.channels, gen.blocks(0.25)
+        signal = _generator_signal(scenario, seed, duration_s, montage)
+        channels, blocks = signal({})
     elif channels is None:
         raise DeviceError("start_private_bluez: give the channels of the blocks")
     bus = start_bus()
@@ -172,7 +172,7 @@ def start_private_bluez(
         reply = await message_bus.request_name("org.bluez")
         if reply != RequestNameReply.PRIMARY_OWNER:
             raise DeviceError(f"could not own org.bluez on the private bus ({reply})")
-        peripheral = Peripheral(message_bus, Device(channels, config), iter(blocks), faults, speed)
+        peripheral = Peripheral(message_bus, Device(channels, config), iter(blocks), faults, speed, signal=signal)
         adapter = Adapter(peripheral.on_discovery)
         message_bus.export(ADAPTER_PATH, adapter)
         return peripheral, message_bus
@@ -197,3 +197,18 @@ def start_private_bluez(
         raise
     log.info("stand-in BlueZ: %s (%s) on %s", config.name, config.address, bus.address)
     return SimulatedBluez(bus, loop, thread, peripheral, message_bus)
+
+
+def _generator_signal(scenario: str, seed: int, duration_s: float | None, montage: Any) -> Signal:
+    """The simulator's signal at given rates (modality → Hz; missing ones keep the montage's)."""
+    from firmware_sim.generator import Generator
+    from firmware_sim.scenarios import get_scenario
+
+    base = montage if montage is not None else get_scenario(scenario).montage
+
+    def signal(rates: dict[str, int]) -> tuple[tuple[Channel, ...], Iterator[Block]]:
+        chosen = replace(base, emg_fs_hz=rates.get("EMG", base.emg_fs_hz), acc_fs_hz=rates.get("ACC", base.acc_fs_hz))
+        gen = Generator(scenario, seed, duration_s=duration_s, montage=chosen)
+        return gen.channels, gen.blocks(gen.tick_s * max(1, round(0.25 / gen.tick_s)))
+
+    return signal

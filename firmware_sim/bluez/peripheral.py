@@ -15,15 +15,18 @@ import logging
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 from dbus_fast import DBusError, Message
 from dbus_fast.aio import MessageBus
 
 from fascdetect import protocol
-from fascdetect.model import Block
-from fascdetect.protocol import Opcode, PacketError
-from firmware_sim.bluez.objects import ADAPTER_PATH, ERROR_FAILED, ERROR_IN_PROGRESS, Device, GattCharacteristic, GattService
+from fascdetect.errors import InputError
+from fascdetect.model import Block, Channel
+from fascdetect.protocol import Command, Opcode, PacketError
+from firmware_sim.bluez.objects import (
+    ADAPTER_PATH, ERROR_FAILED, ERROR_IN_PROGRESS, ERROR_NOT_PERMITTED, ERROR_NOT_SUPPORTED, Device, GattCharacteristic, GattService,
+)
 from firmware_sim.device import Device as Firmware
 from firmware_sim.device import LinkFaults, OutgoingPacket, Radio
 
@@ -36,7 +39,12 @@ BATCH_PACKETS = 32
 control of its own, and dbus-fast drops a connection whose socket buffer overflows."""
 LOOKAHEAD_S = 0.5
 BATTERY_PERIOD_S = 60.0
+ERROR_INVALID_ARGUMENTS = "org.bluez.Error.InvalidArguments"
 _HANDLES = {"service": 0x000A, "data": 0x000B, "control": 0x000E, "info": 0x0010, "battery_service": 0x0020, "battery": 0x0021}
+
+
+Signal = Callable[[dict[str, int]], tuple[tuple[Channel, ...], Iterator[Block]]]
+"""The sensors' signal at the given rates (modality → Hz); raises InputError for rates they cannot run at."""
 
 
 @dataclass
@@ -65,6 +73,7 @@ class Peripheral:
         faults: LinkFaults = LinkFaults(),
         speed: float = 1.0,
         chunk_s: float = 0.25,
+        signal: Signal | None = None,
     ) -> None:
         self.bus = bus
         self.firmware = firmware
@@ -75,6 +84,9 @@ class Peripheral:
         self.finished = asyncio.Event()
         self._blocks = blocks
         self._chunk_s = chunk_s
+        self._signal = signal
+        """Regenerates the signal for SET_RATES (None: fixed blocks, rates cannot change)."""
+        self._started = False
         cfg = firmware.config
         self.path = f"{ADAPTER_PATH}/dev_{cfg.address.replace(':', '_')}"
         self.device = Device(cfg.address, cfg.name, [protocol.SERVICE_UUID, protocol.BATTERY_SERVICE_UUID], self._connect, self.disconnect)
@@ -189,8 +201,9 @@ class Peripheral:
         try:
             command = protocol.decode_command(data)
         except PacketError as exc:
-            raise DBusError("org.bluez.Error.InvalidArguments", str(exc)) from None
+            raise DBusError(ERROR_INVALID_ARGUMENTS, str(exc)) from None
         if command.opcode == Opcode.START:
+            self._started = True
             if self._stream_task is None:
                 self._stream_task = asyncio.ensure_future(self._stream())
         elif command.opcode == Opcode.STOP:
@@ -198,7 +211,40 @@ class Peripheral:
                 self._stream_task.cancel()
                 self._stream_task = None
         else:
-            raise DBusError("org.bluez.Error.NotSupported", f"the simulator cannot {command.opcode.name} while built for a fixed montage")
+            self._reconfigure(command)
+
+    def _reconfigure(self, command: Command) -> None:
+        """SET_RATES / SET_MONTAGE: rebuild the firmware for the new layout and describe it."""
+        name = command.opcode.name
+        if self._started:
+            raise DBusError(ERROR_NOT_PERMITTED, f"{name} is taken only before the first START")
+        groups = self.firmware.groups
+        channels = [ch for g in groups for ch in g]
+        enabled = frozenset(ch.placement for ch in channels)
+        blocks = self._blocks
+        try:
+            if command.opcode == Opcode.SET_MONTAGE:
+                if len(command.args) != len(channels):
+                    raise InputError(f"{name} gives {len(command.args)} flags, the device describes {len(channels)} channels")
+                enabled = frozenset(ch.placement for ch, on in zip(channels, command.args) if on)
+                firmware = Firmware(self.firmware.channels, self.firmware.config, enabled)
+            else:
+                if self._signal is None:
+                    raise DBusError(ERROR_NOT_SUPPORTED, "this simulated device streams fixed blocks and cannot change rates")
+                if len(command.args) != len(groups):
+                    raise InputError(f"{name} gives {len(command.args)} rates, the device streams {len(groups)} rate groups")
+                rates = {ch.modality: int(ch.fs_hz) for ch in self.firmware.channels}
+                for group, rate_mhz in zip(groups, command.args):
+                    if rate_mhz % 1000:
+                        raise InputError(f"{rate_mhz / 1000:g} Hz: the simulated sensors sample at whole Hz")
+                    rates.update((ch.modality, rate_mhz // 1000) for ch in group)
+                sensors, blocks = self._signal(rates)
+                firmware = Firmware(sensors, self.firmware.config, enabled)
+        except InputError as exc:
+            raise DBusError(ERROR_INVALID_ARGUMENTS, str(exc)) from None
+        self.firmware, self._blocks = firmware, blocks
+        self.info_char.value = firmware.description_bytes
+        log.info("%s: the device now streams %s", name, [(g[0].fs_hz, len(g)) for g in firmware.groups])
 
     # -------------------------------------------------------------- streaming
     async def _stream(self) -> None:
