@@ -35,7 +35,8 @@ class DeviceConfig:
     address: str = "F5:A5:00:00:00:01"
     firmware: str = "1.2.0"
     payload_bytes: int = protocol.MAX_PAYLOAD_BYTES
-    """Notification payload: ATT_MTU − 3 (244 with data-length extension, 20 legacy)."""
+    """Largest notification payload the firmware's BLE stack offers (its ATT_MTU − 3: 244 with data-length
+    extension, 20 legacy); a connection uses min(this, the central's ATT_MTU − 3), see Device.set_payload_bytes."""
     conn_interval_s: float = 0.0075
     packets_per_interval: int = 6
     """Notifications the link layer fits in one connection event (≈ 800 packets/s at 7.5 ms)."""
@@ -90,7 +91,7 @@ class Device:
         )
         self.description_bytes = protocol.encode_description(self.description)
         self._lsb = [self.description.lsb(i) for i in range(len(self.groups))]
-        self._layout = [protocol.packet_layout(len(g), config.payload_bytes) for g in self.groups]
+        self.set_payload_bytes(config.payload_bytes)
         self._frames = [0] * len(self.groups)
         """Frames produced per group (the next frame index)."""
         self._sent_frames = [0] * len(self.groups)
@@ -98,6 +99,11 @@ class Device:
         self._pending: list[list[np.ndarray]] = [[] for _ in self.groups]
         self._record: list[list[np.ndarray]] = [[] for _ in self.groups]
         self._started = False
+
+    def set_payload_bytes(self, payload_bytes: int) -> None:
+        """Size packets built from now on to ``payload_bytes`` (the connection's ATT_MTU − 3, from the BLE stack)."""
+        self._layout = [protocol.packet_layout(len(g), payload_bytes) for g in self.groups]
+        self.payload_bytes = payload_bytes
 
     def group_of(self, block: Block) -> int | None:
         """The stream group ``block`` feeds (None when the montage disables all its channels)."""
@@ -161,7 +167,7 @@ class Device:
         if self.battery_pct(first / fs) < self.config.battery_low_pct:
             flags |= protocol.FLAG_BATTERY_LOW
         self._started = True
-        packets = protocol.packetise(gi, counts[:n], first, self._seq[gi], stamps_us, self.config.payload_bytes, flags)
+        packets = protocol.packetise(gi, counts[:n], first, self._seq[gi], stamps_us, self.payload_bytes, flags)
         self._seq[gi] += len(packets)
         self._sent_frames[gi] += n
         return [

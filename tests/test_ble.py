@@ -86,6 +86,7 @@ def test_sixty_seconds_arrive_bit_exact(bluez):
     source = BleSource(handle.address, BleOptions(scan_timeout_s=5))
     assert isinstance(source, Source)
     assert len(source.channels) == 14 and {ch.fs_hz for ch in source.channels} == {2000.0, 100.0}
+    assert source.mtu_size == protocol.MAX_PAYLOAD_BYTES + 3, "the device's offer: BlueZ offers more"
     _finish(handle, source, 120)
     got = _collect(source)
     record = handle.record()
@@ -172,11 +173,12 @@ def test_acquire_notify_streams_the_same_samples(bluez):
     np.testing.assert_array_equal(got[2000.0][1], expected)
 
 
-def test_legacy_payloads_split_frames_and_still_arrive_exact(bluez):
+def test_a_legacy_mtu_gives_20_byte_payloads_that_still_arrive_exact(bluez):
     payload = protocol.LEGACY_PAYLOAD_BYTES
-    handle = bluez(duration_s=1.0, speed=0, config=DeviceConfig(payload_bytes=payload))
+    handle = bluez(duration_s=1.0, speed=0, central_mtu=23)
     handle.set_faults(LinkFaults(loss=0.01, seed=2))
     source = BleSource(handle.address, BleOptions(scan_timeout_s=5))
+    assert source.mtu_size == 23 and handle.peripheral.firmware.payload_bytes == payload
     _finish(handle, source, 60)
     got = _collect(source)
     record = handle.record()

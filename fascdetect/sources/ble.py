@@ -223,6 +223,8 @@ class BleSource:
         self.battery_pct: int | None = None
         self.device_name: str | None = None
         self.address: str | None = None
+        self.mtu_size: int | None = None
+        """ATT_MTU of the current connection (the device sizes packets to it minus 3)."""
         self._groups: tuple[tuple[Channel, ...], ...] = ()
         self._trackers: list[GroupTracker] = []
         self._held: list[list[Frames]] = []
@@ -402,6 +404,8 @@ class BleSource:
             self._adopt(description)
             self.device_name = client.name
             self.address = client.address
+            # BlueZ's per-characteristic MTU property (bleak's client.mtu_size is a fixed 23 on BlueZ)
+            self.mtu_size = client.services.get_characteristic(protocol.DATA_CHAR_UUID).max_write_without_response_size + 3
             try:
                 self.battery_pct = int((await client.read_gatt_char(protocol.BATTERY_LEVEL_CHAR_UUID))[0])
                 await client.start_notify(protocol.BATTERY_LEVEL_CHAR_UUID, self._on_battery)
@@ -414,7 +418,7 @@ class BleSource:
             await client.disconnect()
             raise
         self._client = client
-        log.info("streaming from %s (%s), firmware %s", self.device_name, self.address, description.firmware)
+        log.info("streaming from %s (%s), firmware %s, ATT_MTU %d", self.device_name, self.address, description.firmware, self.mtu_size)
 
     async def _configure(self, client, description: DeviceDescription) -> DeviceDescription:
         """Send the rates, then the montage, of the options; returns the description the device then gives."""

@@ -32,7 +32,7 @@ from fascdetect.errors import DeviceError
 from fascdetect.model import Block, Channel
 from firmware_sim.bluez.daemon import PrivateBus, start_bus
 from firmware_sim.bluez.objects import ADAPTER_PATH, Adapter
-from firmware_sim.bluez.peripheral import Peripheral, Signal, StreamStatus
+from firmware_sim.bluez.peripheral import CENTRAL_MTU, Peripheral, Signal, StreamStatus
 from firmware_sim.device import Device, DeviceConfig, LinkFaults
 
 log = logging.getLogger(__name__)
@@ -147,13 +147,16 @@ def start_private_bluez(
     config: DeviceConfig = DeviceConfig(),
     faults: LinkFaults = LinkFaults(),
     speed: float = 1.0,
+    central_mtu: int = CENTRAL_MTU,
 ) -> SimulatedBluez:
     """Start a private dbus-daemon and a stand-in BlueZ exporting one simulated wearable.
 
     The signal comes from ``firmware_sim.generator.Generator(scenario, seed,
     duration_s=..., montage=...)``, or from ``blocks`` of ``channels`` when
     given. ``speed`` is simulated seconds per real second (0: as fast as the
-    client reads). With the generator, SET_RATES regenerates the same scenario
+    client reads). ``central_mtu`` is the largest ATT_MTU this stand-in BlueZ
+    offers (23: a legacy link); each connection uses the smaller of it and the
+    device's. With the generator, SET_RATES regenerates the same scenario
     at the new rates; with fixed ``blocks`` it is refused. Call it from a long-lived thread: Linux ends the daemon when
     the thread that started it exits (so a crashed demo leaves nothing behind).
     """
@@ -172,7 +175,7 @@ def start_private_bluez(
         reply = await message_bus.request_name("org.bluez")
         if reply != RequestNameReply.PRIMARY_OWNER:
             raise DeviceError(f"could not own org.bluez on the private bus ({reply})")
-        peripheral = Peripheral(message_bus, Device(channels, config), iter(blocks), faults, speed, signal=signal)
+        peripheral = Peripheral(message_bus, Device(channels, config), iter(blocks), faults, speed, signal=signal, central_mtu=central_mtu)
         adapter = Adapter(peripheral.on_discovery)
         message_bus.export(ADAPTER_PATH, adapter)
         return peripheral, message_bus

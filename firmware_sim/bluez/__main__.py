@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second (default 1)")
     p.add_argument("--name", default=DeviceConfig.name, help="advertised device name")
     p.add_argument("--address", default=DeviceConfig.address)
-    p.add_argument("--payload", type=int, default=DeviceConfig.payload_bytes, help="notification payload bytes (20–244)")
+    p.add_argument("--payload", type=int, default=DeviceConfig.payload_bytes, help="largest notification payload the device offers, ATT_MTU − 3 (20–244)")
     p.add_argument("--loss", type=float, default=0.0, help="random packet loss probability")
     p.add_argument("--drop-every", type=float, default=0.0, metavar="S",
                    help="drop the link every S seconds of device time (0: never)")

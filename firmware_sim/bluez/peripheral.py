@@ -40,6 +40,8 @@ control of its own, and dbus-fast drops a connection whose socket buffer overflo
 LOOKAHEAD_S = 0.5
 BATTERY_PERIOD_S = 60.0
 ERROR_INVALID_ARGUMENTS = "org.bluez.Error.InvalidArguments"
+CENTRAL_MTU = 517
+"""The largest ATT_MTU the central's stack offers (BlueZ's default for LE)."""
 _HANDLES = {"service": 0x000A, "data": 0x000B, "control": 0x000E, "info": 0x0010, "battery_service": 0x0020, "battery": 0x0021}
 
 
@@ -74,6 +76,7 @@ class Peripheral:
         speed: float = 1.0,
         chunk_s: float = 0.25,
         signal: Signal | None = None,
+        central_mtu: int = CENTRAL_MTU,
     ) -> None:
         self.bus = bus
         self.firmware = firmware
@@ -87,6 +90,7 @@ class Peripheral:
         self._signal = signal
         """Regenerates the signal for SET_RATES (None: fixed blocks, rates cannot change)."""
         self._started = False
+        self.central_mtu = central_mtu
         cfg = firmware.config
         self.path = f"{ADAPTER_PATH}/dev_{cfg.address.replace(':', '_')}"
         self.device = Device(cfg.address, cfg.name, [protocol.SERVICE_UUID, protocol.BATTERY_SERVICE_UUID], self._connect, self.disconnect)
@@ -147,12 +151,22 @@ class Peripheral:
             await asyncio.sleep(0.05)
             self.status.refused += 1
             raise DBusError(ERROR_FAILED, "le-connection-abort-by-remote")
+        self._exchange_mtu()
         for path, obj in self._gatt:
             self.bus.export(path, obj)
         self.device.set(connected=True)
         self.device.set(services_resolved=True)
         self.status.connects += 1
         log.info("%s connected", self.device.address)
+
+    def _exchange_mtu(self) -> None:
+        """ATT Exchange MTU: the link uses the smaller offer; the firmware sizes packets to it, as a real stack tells it."""
+        mtu = min(self.central_mtu, self.firmware.config.payload_bytes + 3)
+        for _, obj in self._gatt:
+            if isinstance(obj, GattCharacteristic):
+                obj.mtu = mtu
+        self.firmware.set_payload_bytes(mtu - 3)
+        log.info("%s: ATT_MTU %d", self.device.address, mtu)
 
     async def disconnect(self) -> None:
         """Tear the link down (client's Disconnect, or a fault)."""
@@ -242,6 +256,7 @@ class Peripheral:
                 firmware = Firmware(sensors, self.firmware.config, enabled)
         except InputError as exc:
             raise DBusError(ERROR_INVALID_ARGUMENTS, str(exc)) from None
+        firmware.set_payload_bytes(self.firmware.payload_bytes)
         self.firmware, self._blocks = firmware, blocks
         self.info_char.value = firmware.description_bytes
         log.info("%s: the device now streams %s", name, [(g[0].fs_hz, len(g)) for g in firmware.groups])
