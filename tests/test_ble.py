@@ -205,15 +205,16 @@ def test_set_rates_streams_at_the_new_rates_bit_exact(bluez):
 
 
 def test_set_montage_streams_only_the_chosen_channels(bluez):
-    handle = bluez(duration_s=1.0, speed=0)
+    handle = bluez(duration_s=1.0, speed=0, central_mtu=23)
     source = BleSource(handle.address, BleOptions(scan_timeout_s=5, regions=("adm",), modalities=("EMG",)))
     assert [ch.label for ch in source.channels] == ["EMG L-ADM", "EMG R-ADM"]
+    assert handle.peripheral.firmware.payload_bytes == 20, "the rebuilt firmware keeps the link's payload size"
     assert protocol.decode_description(handle.peripheral.info_char.value) == source.description
     _finish(handle, source, 30)
     got = _collect(source)
     assert set(got) == {2000.0}
     _, data, _ = got[2000.0]
-    np.testing.assert_array_equal(data, _expected(handle.record(), 0, 2000)[0])
+    np.testing.assert_array_equal(data, _expected(handle.record(), 0, 2000, payload=20)[0])
 
 
 def test_an_invalid_rate_is_a_clear_error(bluez):

@@ -97,3 +97,19 @@ def test_blocks_must_continue_where_the_device_is():
     device.feed(blocks[0])
     with pytest.raises(InputError, match="starts at sample"):
         device.feed(blocks[4])
+
+
+def test_a_montage_streams_only_its_channels_and_drops_empty_rate_groups():
+    gen = Generator("rest", seed=3, duration_s=1.0, montage=MONTAGE)
+    enabled = frozenset(ch.placement for ch in gen.channels if ch.placement.region == "PER")
+    device = Device(gen.channels, enabled=enabled)
+    assert [[ch.label for ch in g] for g in device.groups] == [["EMG L-PER", "EMG R-PER"]]
+    inputs = []
+    for block in gen.blocks(chunk_s=0.5):
+        if device.group_of(block) is not None:
+            rows = [block.channels.index(ch) for ch in device.groups[0]]
+            inputs.append(block.data[rows])
+        device.feed(block)
+    np.testing.assert_array_equal(device.record(0).T, protocol.quantise(np.concatenate(inputs, axis=1), device.description.lsb(0)))
+    with pytest.raises(InputError, match="enables none"):
+        Device(gen.channels, enabled=frozenset())
