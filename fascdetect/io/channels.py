@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from fascdetect.errors import RecordingError
 from fascdetect.model import Channel
 from fascdetect.regions import Montage
 
@@ -86,3 +87,16 @@ def no_usable_channels_message(path: object, skipped: list[tuple[str, str]]) -> 
         return f"{path}: no signals in the file"
     listed = "; ".join(f"{label!r}: {reason}" for label, reason in skipped)
     return f"{path}: no usable channels (skipped {listed}); a --montage file can map other labels"
+
+
+def split_mapped(results: list[tuple[int, str, MappedChannel | str]], where: object
+                 ) -> tuple[list[tuple[int, MappedChannel]], tuple[tuple[str, str], ...]]:
+    """Sort ``(index, label, map_channel result)`` into usable channels and ``(label, reason)`` skips.
+
+    RecordingError naming every skip when nothing is usable.
+    """
+    mapped = [(i, r) for i, _, r in results if not isinstance(r, str)]
+    skipped = tuple((label, r) for _, label, r in results if isinstance(r, str))
+    if not mapped:
+        raise RecordingError(no_usable_channels_message(where, list(skipped)))
+    return mapped, skipped

@@ -28,7 +28,7 @@ from typing import Iterator
 import numpy as np
 
 from fascdetect.errors import RecordingError
-from fascdetect.io.channels import UNKNOWN_START, MappedChannel, map_channel, no_usable_channels_message
+from fascdetect.io.channels import UNKNOWN_START, map_channel, split_mapped
 from fascdetect.model import Block, Channel
 from fascdetect.regions import NO_MONTAGE, Montage
 
@@ -114,18 +114,10 @@ class CsvSource:
             )
         self._scale_s, self._n, self.duration_s = scale_s, n_rows, n_rows / fs_hz
         self.start: datetime = UNKNOWN_START
-        mapped: list[tuple[int, MappedChannel]] = []
-        skipped: list[tuple[str, str]] = []
-        for column, name in enumerate(names[1:], start=1):
-            label, unit = split_name(name)
-            result = map_channel(label, fs_hz, unit, montage)
-            if isinstance(result, str):
-                skipped.append((label, result))
-            else:
-                mapped.append((column, result))
-        self.skipped: tuple[tuple[str, str], ...] = tuple(skipped)
-        if not mapped:
-            raise RecordingError(no_usable_channels_message(self.path, skipped))
+        labels = [split_name(name) for name in names[1:]]
+        mapped, self.skipped = split_mapped(
+            [(column, label, map_channel(label, fs_hz, unit, montage))
+             for column, (label, unit) in enumerate(labels, start=1)], self.path)
         self._mapped = mapped
         self.channels: tuple[Channel, ...] = tuple(m.channel for _, m in mapped)
         self.fs_hz = fs_hz

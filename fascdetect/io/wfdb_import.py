@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from fascdetect.errors import RecordingError
-from fascdetect.io.channels import UNKNOWN_START, MappedChannel, map_channel, no_usable_channels_message
+from fascdetect.io.channels import UNKNOWN_START, map_channel, split_mapped
 from fascdetect.model import Block, Channel
 from fascdetect.regions import NO_MONTAGE, Montage
 
@@ -52,17 +52,9 @@ class WfdbSource:
             raise RecordingError(f"{self.path}: multi-segment WFDB records are not supported; convert to a single segment")
         self._header = header
         self.start: datetime = self._start(header)
-        mapped: list[tuple[int, MappedChannel]] = []
-        skipped: list[tuple[str, str]] = []
-        for i, name in enumerate(header.sig_name):
-            result = map_channel(name, header.fs, header.units[i], montage, *self._physical_range(header, i))
-            if isinstance(result, str):
-                skipped.append((name, result))
-            else:
-                mapped.append((i, result))
-        self.skipped: tuple[tuple[str, str], ...] = tuple(skipped)
-        if not mapped:
-            raise RecordingError(no_usable_channels_message(f"{self.path}.hea", skipped))
+        mapped, self.skipped = split_mapped(
+            [(i, name, map_channel(name, header.fs, header.units[i], montage, *self._physical_range(header, i)))
+             for i, name in enumerate(header.sig_name)], f"{self.path}.hea")
         self._mapped = mapped
         self.channels: tuple[Channel, ...] = tuple(m.channel for _, m in mapped)
         self._n = self._complete_samples(header)
