@@ -90,16 +90,8 @@ def link_gap_s(config: DetectorConfig) -> float:
 
 
 def split_episodes(acts: list[Activity], gap_s: float) -> list[list[Activity]]:
-    acts = sorted(acts, key=lambda a: (a.onset_s, a.channel))
-    episodes: list[list[Activity]] = []
-    end = -float("inf")
-    for a in acts:
-        if not episodes or a.onset_s > end + gap_s + EPS_S:
-            episodes.append([])
-            end = a.end_s
-        episodes[-1].append(a)
-        end = max(end, a.end_s)
-    return episodes
+    """Activities in onset order, cut wherever a quiet gap exceeds ``gap_s``."""
+    return _chain([[a] for a in sorted(acts, key=lambda a: (a.onset_s, a.channel))], gap_s)
 
 
 def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[Event]:
@@ -251,12 +243,16 @@ def _by_channel(acts: list[Activity]) -> list[list[Activity]]:
 
 
 def _chain(items: list[list[Activity]], gap_s: float) -> list[list[Activity]]:
+    """Join consecutive groups (in onset order) separated by at most ``gap_s``."""
     out: list[list[Activity]] = []
+    end = -float("inf")
     for item in items:
-        if out and item[0].onset_s - max(a.end_s for a in out[-1]) <= gap_s + EPS_S:
-            out[-1] = out[-1] + item
+        if out and item[0].onset_s - end <= gap_s + EPS_S:
+            out[-1].extend(item)
         else:
             out.append(list(item))
+            end = -float("inf")
+        end = max(end, max(a.end_s for a in item))
     return out
 
 
