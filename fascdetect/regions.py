@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fascdetect.errors import InputError
@@ -113,9 +113,14 @@ class Montage:
         side = "L"
         region = "PER"
         axis = "X"
+
+    A file that stores raw ADC counts (no unit) gives the transfer per label:
+    ``offset`` (counts at 0 µV/0 mg) and ``scale`` (µV or mg per count), and
+    ``bits`` (the ADC's resolution, so samples at its rails count as clipped).
     """
 
     entries: dict[str, Placement]
+    calibrations: dict[str, "Calibration"] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path) -> "Montage":
@@ -126,16 +131,45 @@ class Montage:
             raise InputError(f"montage file not found: {path}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise InputError(f"montage file {path} is not valid TOML: {exc}") from None
-        entries = {}
+        entries, calibrations = {}, {}
         for label, spec in raw.items():
             if not isinstance(spec, dict):
                 raise InputError(f"montage {path}: entry {label!r} must be a table")
             entries[label.strip()] = _placement_from_spec(path, label, spec)
-        return cls(entries)
+            if "scale" in spec:
+                calibrations[label.strip()] = _calibration_from_spec(path, label, spec)
+        return cls(entries, calibrations)
 
     def resolve(self, label: str) -> Placement | None:
         """Placement for ``label``: the montage first, then the naming convention."""
         return self.entries.get(label.strip()) or parse_label(label)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Raw ADC counts to our unit: ``(count - offset) * scale``; ``bits`` gives the ADC's rails."""
+
+    offset: float
+    scale: float
+    bits: int | None = None
+
+    def physical_range(self) -> tuple[float, float]:
+        if self.bits is None:
+            return float("-inf"), float("inf")
+        lo, hi = sorted(((0 - self.offset) * self.scale, (2 ** self.bits - 1 - self.offset) * self.scale))
+        return lo, hi
+
+
+def _calibration_from_spec(path: Path, label: str, spec: dict) -> Calibration:
+    where = f"montage {path}, entry {label!r}"
+    try:
+        scale, offset = float(spec["scale"]), float(spec.get("offset", 0.0))
+        bits = None if spec.get("bits") is None else int(spec["bits"])
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: scale and offset must be numbers and bits a whole number") from None
+    if not scale or scale != scale or (bits is not None and not 1 <= bits <= 32):
+        raise InputError(f"{where}: scale must be a non-zero number and bits 1-32")
+    return Calibration(offset, scale, bits)
 
 
 def _placement_from_spec(path: Path, label: str, spec: dict) -> Placement:

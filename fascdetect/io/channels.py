@@ -32,10 +32,11 @@ UNMAPPED_REASON = "label does not follow '<MOD> <SIDE>-<REGION>[-<AXIS>]' and is
 
 @dataclass(frozen=True)
 class MappedChannel:
-    """A usable channel and the factor that converts file values to our unit."""
+    """A usable channel and how file values become our unit: ``(value - offset) * scale``."""
 
     channel: Channel
     scale: float
+    offset: float = 0.0
 
 
 def unit_scale(modality: str, unit: str) -> float | None:
@@ -55,19 +56,25 @@ def map_channel(
     """The channel for a file signal, or the reason (a sentence) it is skipped.
 
     ``unit`` None means the format states no unit: values are taken as µV
-    (EMG) or mg (ACC), as documented for CSV import.
+    (EMG) or mg (ACC), as documented for CSV import, unless the montage gives
+    the label a calibration from raw ADC counts.
     """
     placement = montage.resolve(label)
     if placement is None:
         return UNMAPPED_REASON
-    if unit is None:
-        unit = OUR_UNIT[placement.modality]
-    scale = unit_scale(placement.modality, unit)
-    if scale is None:
-        return (
-            f"unit {unit!r} cannot be interpreted for {placement.modality} "
-            f"(accepted: {ACCEPTED_UNITS[placement.modality]})"
-        )
+    calibration = montage.calibrations.get(label.strip()) if unit is None else None
+    if calibration is None:
+        unit = unit or OUR_UNIT[placement.modality]
+        scale = unit_scale(placement.modality, unit)
+        if scale is None:
+            return (
+                f"unit {unit!r} cannot be interpreted for {placement.modality} "
+                f"(accepted: {ACCEPTED_UNITS[placement.modality]})"
+            )
+        offset, physical_min, physical_max = 0.0, physical_min * scale, physical_max * scale
+    else:
+        scale, offset = calibration.scale, calibration.offset
+        physical_min, physical_max = calibration.physical_range()
     if not fs_hz > 0:
         return f"sampling rate {fs_hz!r} Hz is not positive"
     channel = Channel(
@@ -75,10 +82,10 @@ def map_channel(
         placement=placement,
         fs_hz=float(fs_hz),
         unit=OUR_UNIT[placement.modality],
-        physical_min=physical_min * scale,
-        physical_max=physical_max * scale,
+        physical_min=physical_min,
+        physical_max=physical_max,
     )
-    return MappedChannel(channel, scale)
+    return MappedChannel(channel, scale, offset)
 
 
 def no_usable_channels_message(path: object, skipped: list[tuple[str, str]]) -> str:
