@@ -3,6 +3,17 @@
 Each subcommand lives in ``fascdetect.commands.<name>`` with ``add_parser``
 and ``run``; the simulator and GUI are imported there lazily, so the library
 itself never depends on them.
+
+Keeping start-up light (for authors of new commands): every command module is
+imported to build the parser, for every invocation, ``--help`` included. So at
+module level and in ``add_parser`` import only the standard library and light
+modules (errors, formats, overrides, regions, sources.spec, firmware_sim.scenarios,
+config); import numpy, scipy, the readers (``fascdetect.io``: pyedflib, wfdb),
+the detector (pipeline, analyze, record), tqdm, bleak and the GUI
+(PySide6, pyqtgraph) inside ``run``. A help text that needs data from a heavy
+module gets it from a light one (``fascdetect.formats.SUPPORTED``, the scenario
+list). tests/test_startup.py checks that ``--help`` loads none of them, and
+``python -m benchmarks startup`` times it (``python -X importtime`` shows the culprit).
 """
 
 from __future__ import annotations

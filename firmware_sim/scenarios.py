@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from fascdetect.errors import InputError
-from fascdetect.model import Channel
 from fascdetect.regions import AXES, SIDES, Placement, region_code
+
+if TYPE_CHECKING:
+    from fascdetect.model import Channel
 
 EMG_FS_RANGE_HZ = (500, 4000)
 ACC_FS_RANGE_HZ = (50, 1000)
@@ -62,6 +64,8 @@ class SimMontage:
 
     def channels(self) -> tuple[Channel, ...]:
         """All channels, EMG first, in a stable order (side, region, axis)."""
+        from fascdetect.model import Channel  # here, not above: `simulate --help` lists scenarios without numpy
+
         out = []
         for side in self.sides:
             for region in self.emg_regions:

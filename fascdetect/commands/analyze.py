@@ -6,11 +6,7 @@ import argparse
 import json
 import sys
 
-from fascdetect.analyze import analyze_path
-from fascdetect.config import DetectorConfig
-from fascdetect.io import SUPPORTED
-from fascdetect.io.annotate import write_annotated_copy
-from fascdetect.regions import NO_MONTAGE, Montage
+from fascdetect.formats import SUPPORTED
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,10 +27,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fascdetect.config import DetectorConfig
+
     config = DetectorConfig().with_overrides(args.set)
     if args.show_config:
         print(json.dumps(config.to_json(), indent=2))
         return 0
+    # The detector (scipy.signal) and the readers (pyedflib, wfdb) load only once there is a recording to read.
+    from fascdetect.analyze import analyze_path
+    from fascdetect.io.annotate import write_annotated_copy
+    from fascdetect.regions import NO_MONTAGE, Montage
+
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
     progress = True if args.progress else (False if args.json else None)
     result = analyze_path(args.path, montage, config, progress=progress, workers=args.workers)

@@ -14,16 +14,14 @@ import sys
 import time
 from contextlib import contextmanager
 from types import FrameType
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from fascdetect.commands._sources import open_cli_source
 from fascdetect.commands.simulate import parse_duration
-from fascdetect.config import DetectorConfig
 from fascdetect.errors import InputError
-from fascdetect.pipeline import Pipeline
-from fascdetect.record import Recorder, record
-from fascdetect.regions import NO_MONTAGE, Montage
 from fascdetect.sources.spec import SPEC_FORMS, parse_source_spec
+
+if TYPE_CHECKING:
+    from fascdetect.record import Recorder
 
 STATUS_EVERY_S = 10.0
 
@@ -121,6 +119,12 @@ def _hms(seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fascdetect.commands._sources import open_cli_source
+    from fascdetect.config import DetectorConfig
+    from fascdetect.pipeline import Pipeline
+    from fascdetect.record import Recorder, record
+    from fascdetect.regions import NO_MONTAGE, Montage
+
     config = DetectorConfig().with_overrides(args.set)
     limit_s = parse_duration(args.duration) if args.duration else None
     if limit_s is not None and not limit_s.is_integer():

@@ -39,6 +39,7 @@ import numpy as np
 import pyedflib
 
 from fascdetect.errors import RecordingError
+from fascdetect.formats import SUPPORTED
 from fascdetect.io.channels import map_channel, no_usable_channels_message
 from fascdetect.model import Block, Channel
 from fascdetect.regions import NO_MONTAGE, Montage
@@ -48,7 +49,6 @@ log = logging.getLogger(__name__)
 EDF_MAGIC = b"0       "
 BDF_MAGIC = b"\xffBIOSEMI"
 ANNOTATION_LABELS = ("EDF Annotations", "BDF Annotations")
-SUPPORTED = "EDF, EDF+, BDF, BDF+ (.edf/.bdf), WFDB (.hea/.dat) and CSV/text (time column + labelled channels)"
 _RECORD_COUNT_OFFSET = 236
 
 

@@ -7,9 +7,10 @@ GUI never ask which one they have.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Iterator, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Iterator, Protocol, runtime_checkable
 
-from fascdetect.model import Block, Channel
+if TYPE_CHECKING:  # annotations only: importing the model (numpy) here would load it for every --help
+    from fascdetect.model import Block, Channel
 
 
 @runtime_checkable
