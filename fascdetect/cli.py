@@ -26,7 +26,7 @@ import sys
 from fascdetect import __version__
 from fascdetect.errors import FascdetectError
 
-COMMANDS = ("analyze", "simulate", "record", "monitor", "scan")
+COMMANDS = ("analyze", "simulate", "record", "monitor", "scan", "history", "diary", "report", "batch")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,3 +33,9 @@ class DeviceError(FascdetectError):
     """A wearable that cannot be found, connected to or understood."""
 
     exit_code = 5
+
+
+class HistoryError(FascdetectError):
+    """A history database that is corrupt, locked by another program, or from a newer fascdetect."""
+
+    exit_code = 6

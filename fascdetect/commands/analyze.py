@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from fascdetect.commands._history import add_db_argument
 from fascdetect.formats import SUPPORTED
 
 
@@ -23,6 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a detector setting (see --show-config); repeatable")
     p.add_argument("--show-config", action="store_true", help="print the detector settings in use and exit")
+    p.add_argument("--save", action="store_true", help="also store the night in the history database (see history)")
+    add_db_argument(p)
     return p
 
 
@@ -50,4 +53,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(result.table())
+    if args.save:
+        from fascdetect.commands._history import open_history, save_result, saved_line
+
+        with open_history(args) as history:
+            print(saved_line(save_result(history, result, args.path), args.path, history), file=sys.stderr)
     return 0

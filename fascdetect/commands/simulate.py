@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from datetime import date, datetime
 from pathlib import Path
 
 from fascdetect.errors import InputError
@@ -52,10 +53,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Simulate a recording and write it as EDF+ (or BDF+) with its ground truth as "
                     "annotations and as FILE.truth.tsv. Scenarios: "
                     + "; ".join(f"{n}: {s.description}" for n, s in SCENARIOS.items()))
-    p.add_argument("--scenario", default="rest", metavar="NAME", help=f"one of {', '.join(SCENARIOS)} (default rest)")
+    p.add_argument("--scenario", metavar="NAME",
+                   help=f"one of {', '.join(SCENARIOS)} (default rest; with --nights, night)")
     p.add_argument("--duration", default="2m", help="length, e.g. 30s, 10m, 8h (default 2m)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same file (default 0)")
-    p.add_argument("--out", required=True, metavar="FILE.edf", help="recording to write")
+    p.add_argument("--out", required=True, metavar="FILE.edf", help="recording to write (with --nights: a directory)")
+    p.add_argument("--start", metavar="DATE[THH:MM]", help="when the recording starts (default: the scenario's; "
+                   "a date alone keeps the scenario's time of day)")
+    p.add_argument("--nights", type=int, metavar="N", help="simulate a person over N nights from --start: one "
+                   "recording per night and a diary.tsv in the --out directory (see docs/history.md)")
     p.add_argument("--bdf", action="store_true", help="write 24-bit BDF+ instead of 16-bit EDF+")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
     m = p.add_argument_group("montage (default: the scenario's)")
@@ -75,14 +81,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from tqdm import tqdm
-
-    from fascdetect.io.edf_write import EdfWriter
-    from firmware_sim.generator import Generator
     from firmware_sim.scenarios import get_scenario
-    from firmware_sim.truth import TruthTsv
 
-    scenario = get_scenario(args.scenario)
+    scenario = get_scenario(args.scenario or ("night" if args.nights is not None else "rest"))
     changes = {}
     if args.sides is not None:
         changes["sides"] = _regions(args.sides)
@@ -102,11 +103,57 @@ def run(args: argparse.Namespace) -> int:
     duration_s = parse_duration(args.duration)
     if not duration_s.is_integer():
         raise InputError(f"duration {args.duration!r} must be whole seconds (EDF data records are 1 s)")
+    if args.start:
+        scenario = scenario.with_(start=_start(args.start, scenario.start))
+    if args.nights is not None:
+        return _nights(args, scenario, duration_s)
+    _write(scenario, args.seed, duration_s, Path(args.out), args.bdf, args.overwrite, not args.no_progress)
+    return 0
+
+
+def _start(text: str, default: datetime) -> datetime:
+    try:
+        if "T" in text or " " in text.strip():
+            return datetime.fromisoformat(text.strip())
+        return datetime.combine(date.fromisoformat(text.strip()), default.time())
+    except ValueError:
+        raise InputError(f"cannot read start {text!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+
+
+def _nights(args: argparse.Namespace, scenario, duration_s: float) -> int:
+    """A simulated person over ``--nights`` evenings: NIGHT.edf files and diary.tsv in the --out directory."""
+    from fascdetect.history.diary import write_tsv
+    from firmware_sim.history import plan
+
+    if args.nights < 1:
+        raise InputError(f"--nights must be 1 or more, not {args.nights}")
+    if not args.start:
+        raise InputError("--nights needs --start YYYY-MM-DD (the evening of the first night)")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} must be a directory with --nights")
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    planned = plan(args.nights, scenario.start.date(), duration_s, args.seed, scenario)
+    for p in planned:
+        _write(p.scenario, p.seed, duration_s, out / f"{p.night.isoformat()}.edf", args.bdf, args.overwrite,
+               not args.no_progress)
+    diary = out / "diary.tsv"
+    write_tsv(diary, [(p.night.isoformat(), list(p.tags), [], p.note) for p in planned if p.tags or p.note])
+    print(f"diary: {diary} (load it with: fascdetect diary import {diary})")
+    return 0
+
+
+def _write(scenario, seed: int, duration_s: float, out: Path, bdf: bool, overwrite: bool, progress: bool) -> None:
+    from tqdm import tqdm
+
+    from fascdetect.io.edf_write import EdfWriter
+    from firmware_sim.generator import Generator
+    from firmware_sim.truth import TruthTsv
+
     truth_path = out.with_name(out.stem + ".truth.tsv")
-    gen = Generator(scenario, args.seed, duration_s=duration_s)
-    show = not args.no_progress and duration_s >= PROGRESS_MIN_S
-    with EdfWriter(out, gen.channels, gen.start, bdf=args.bdf, overwrite=args.overwrite) as edf, \
+    gen = Generator(scenario, seed, duration_s=duration_s)
+    show = progress and duration_s >= PROGRESS_MIN_S
+    with EdfWriter(out, gen.channels, gen.start, bdf=bdf, overwrite=overwrite) as edf, \
             TruthTsv(truth_path) as tsv, \
             tqdm(total=duration_s, unit="s", disable=not show, desc=f"simulate {scenario.name}") as bar:
         for chunk in gen.chunks(CHUNK_S):
@@ -120,6 +167,6 @@ def run(args: argparse.Namespace) -> int:
     for ev in gen.truth:
         counts[ev.kind] = counts.get(ev.kind, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no events"
-    print(f"wrote {out} ({len(gen.channels)} channels, {duration_s:g} s, scenario {scenario.name}, seed {args.seed}): {summary}")
+    print(f"wrote {out} ({len(gen.channels)} channels, {duration_s:g} s, scenario {scenario.name}, seed {seed}, "
+          f"start {gen.start:%Y-%m-%d %H:%M}): {summary}")
     print(f"truth: {truth_path}")
-    return 0
