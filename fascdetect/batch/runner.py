@@ -1,0 +1,241 @@
+"""Plan a batch, run its tasks on Dask, and stream each outcome into the store as it finishes.
+
+The engine is always ``dask.distributed``: by default a local cluster of
+worker processes bound to 127.0.0.1 (dashboard on a loopback port), or an
+existing cluster named by its scheduler address. One task per recording;
+results come back through ``as_completed`` and are written and dropped one
+by one, so the driver's memory does not grow with the cohort.
+
+A worker that dies mid-task (killed, out of memory) is the scheduler's
+business: it reschedules the task on another worker, up to
+``distributed.scheduler.allowed-failures`` times, then the recording is a
+``failed`` row. Nothing reaches the output until a task has returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from fascdetect.batch.discover import discover
+from fascdetect.batch.store import (EVENTS_FILE, RECORDINGS_FILE, BatchStore, describe_settings, path_key,
+                                    settings_sha256)
+from fascdetect.batch.task import Outcome, Task, file_stat, one_line, recording_files, run_task
+from fascdetect.config import DetectorConfig
+from fascdetect.errors import InputError
+from fascdetect.regions import NO_MONTAGE, Montage
+
+log = logging.getLogger(__name__)
+
+TASK_PREFIX = "fascdetect-batch"
+CONNECT_TIMEOUT_S = 20
+
+
+@dataclass
+class BatchReport:
+    """What a batch did; ``text()`` is the CLI's summary, ``to_json()`` its ``--json``."""
+
+    out_dir: Path
+    found: int
+    analysed: int = 0
+    """Tasks that ran to an outcome in this run (done or failed)."""
+    unchanged: int = 0
+    """Recordings already done with the same content and settings: not analysed again."""
+    done: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    """(path, reason) of every failed row in the output."""
+    events: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
+
+    @property
+    def in_output(self) -> int:
+        return self.done + len(self.failed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"out_dir": str(self.out_dir), "found": self.found, "analysed": self.analysed,
+                "unchanged": self.unchanged, "done": self.done, "failed": len(self.failed),
+                "failures": [{"path": p, "error": e} for p, e in self.failed], "events": self.events,
+                "interrupted": self.interrupted, "recordings_parquet": str(self.out_dir / RECORDINGS_FILE),
+                "events_parquet": str(self.out_dir / EVENTS_FILE)}
+
+    def text(self, max_failures: int = 10) -> str:
+        lines = [f"{self.found} recording(s): {self.done} done, {len(self.failed)} failed "
+                 f"({self.analysed} analysed now, {self.unchanged} unchanged since an earlier run)"]
+        if self.events:
+            lines.append("events: " + ", ".join(f"{n} {kind}" for kind, n in sorted(self.events.items())))
+        for path, reason in self.failed[:max_failures]:
+            lines.append(f"failed: {reason}" if reason.startswith(path) else f"failed: {path}: {reason}")
+        if len(self.failed) > max_failures:
+            lines.append(f"... and {len(self.failed) - max_failures} more failed (see the error column)")
+        if self.interrupted:
+            lines.append(f"interrupted: {self.in_output} of {self.found} recordings are in the output; "
+                         "run the same command again to continue")
+        lines.append(f"output: {self.out_dir / RECORDINGS_FILE}, {self.out_dir / EVENTS_FILE}")
+        return "\n".join(lines)
+
+
+def run_batch(items: list[str], out_dir: str | Path, montage: Montage = NO_MONTAGE,
+              config: DetectorConfig | None = None, workers: int | None = None, scheduler: str | None = None,
+              force: bool = False, progress: bool | None = None,
+              on_done: Callable[[Outcome], None] | None = None) -> BatchReport:
+    """Analyse every recording ``items`` name into ``out_dir``; see the module docstring.
+
+    ``workers``: local worker processes (default: one per core), ignored
+    with ``scheduler`` (``tcp://HOST:PORT`` of a running Dask scheduler).
+    ``force`` analyses again what is already done. ``progress`` shows a bar
+    on stderr (None: when stderr is a terminal). ``on_done`` is called in
+    this process with each newly done outcome.
+    """
+    config = config or DetectorConfig()
+    out_dir = Path(out_dir)
+    paths = [str(p) for p in discover(items, exclude=out_dir)]
+    if not paths:
+        raise InputError(f"no recordings found in {' '.join(items)} (EDF/BDF/WFDB; CSV only when named)")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, not {workers}")
+    settings_json = describe_settings(config, montage)
+    settings = settings_sha256(settings_json)
+    store = BatchStore(out_dir)
+    report = BatchReport(out_dir, len(paths))
+    try:
+        current: dict[str, tuple[str, str | None]] = {}
+        """path -> (status, error) of its part that is valid for this run, in the output if the run stops now."""
+        tasks: list[Task] = []
+        sizes: dict[str, int] = {}
+        previous: dict[str, dict[str, Any]] = {}
+        for path in paths:
+            prev = store.previous(path)
+            try:
+                size, mtime = file_stat(recording_files(path))
+            except OSError as exc:
+                reason = f"{path}: file not found" if isinstance(exc, FileNotFoundError) else \
+                    one_line(f"{path}: cannot read: {exc.strerror or exc}")
+                part = store.commit(Outcome(path, "failed", error=reason), settings, settings_json)
+                current[path] = (part["status"], part["error"])
+                report.analysed += 1
+                continue
+            same = prev is not None and prev.get("settings_sha256") == settings
+            fresh = same and (prev.get("size_bytes"), prev.get("mtime_ns")) == (size, mtime)
+            reusable = same and not force and prev["status"] == "done" and \
+                store.has_events(prev["recording_id"], settings)
+            if fresh:
+                current[path] = (prev["status"], prev.get("error"))
+            if reusable and fresh:
+                report.unchanged += 1
+                continue
+            if reusable:
+                previous[path] = prev
+            tasks.append(Task(path, montage, config, prev["recording_id"] if reusable else None))
+            sizes[path] = size
+        if tasks:
+            try:
+                _run(tasks, sizes, workers, scheduler, progress, store, settings, settings_json, previous, current,
+                     report, on_done)
+            except KeyboardInterrupt:
+                # Every part on disk is whole; the output below is rebuilt from them.
+                report.interrupted = True
+    finally:
+        try:
+            included = [p for p in paths if p in current]
+            report.events = store.compact(included)
+            report.done = sum(1 for p in included if current[p][0] == "done")
+            report.failed = [(p, current[p][1] or "") for p in included if current[p][0] == "failed"]
+        finally:
+            store.close()
+    return report
+
+
+def _run(tasks: list[Task], sizes: dict[str, int], workers: int | None, scheduler: str | None,
+         progress: bool | None, store: BatchStore, settings: str, settings_json: dict[str, Any],
+         previous: dict[str, dict[str, Any]], current: dict[str, tuple[str, str | None]], report: BatchReport,
+         on_done: Callable[[Outcome], None] | None) -> None:
+    from tqdm import tqdm
+
+    show = progress if progress is not None else sys.stderr.isatty()
+    bar = tqdm(total=sum(sizes.values()), unit="B", unit_scale=True, unit_divisor=1024, desc="batch",
+               file=sys.stderr, disable=not show, dynamic_ncols=True)
+    failed = 0
+    try:
+        bar.set_postfix_str(f"0/{len(tasks)} files, 0 failed")
+        with _client(workers, scheduler) as client:
+            from distributed import as_completed
+
+            futures = {client.submit(run_task, t, key=f"{TASK_PREFIX}-{path_key(t.path)}-{uuid.uuid4().hex[:8]}",
+                                     pure=False): t for t in tasks}
+            finished = 0
+            try:
+                for future in as_completed(list(futures), loop=client.loop):
+                    task = futures.pop(future)
+                    outcome = _outcome(future, task, sizes[task.path])
+                    future.release()
+                    if outcome.status == "unchanged":
+                        store.touch(previous[task.path], outcome.size_bytes, outcome.mtime_ns)
+                        current[task.path] = ("done", None)
+                        report.unchanged += 1
+                    else:
+                        part = store.commit(outcome, settings, settings_json)
+                        current[task.path] = (part["status"], part["error"])
+                        report.analysed += 1
+                        failed += outcome.status == "failed"
+                        if outcome.status == "done" and on_done is not None:
+                            on_done(outcome)
+                    finished += 1
+                    bar.update(sizes[task.path])
+                    bar.set_postfix_str(f"{finished}/{len(tasks)} files, {failed} failed")
+            except KeyboardInterrupt:
+                client.cancel(list(futures), force=True)
+                raise
+    finally:
+        bar.close()
+
+
+def _outcome(future: Any, task: Task, size: int) -> Outcome:
+    """The task's Outcome, or a failed one when the task itself could not run (worker deaths, no fascdetect)."""
+    from distributed import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        reason = "the worker analysing it died repeatedly (out of memory, or a crash in a file reader)"
+    except Exception as exc:
+        reason = one_line(f"task failed on the cluster: {type(exc).__name__}: {exc}")
+    return Outcome(task.path, "failed", error=reason, size_bytes=size)
+
+
+@contextmanager
+def _client(workers: int | None, scheduler: str | None) -> Iterator[Any]:
+    """A Dask client: of the cluster at ``scheduler``, or of a local cluster of processes on loopback."""
+    from distributed import Client, LocalCluster
+
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+        # Dask logs every connection at INFO through its own logger levels; keep the terminal to our output.
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {one_line(str(exc))}") from None
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    n = workers or os.cpu_count() or 1
+    # Processes, one thread each: the analysis is numpy-heavy Python that holds the GIL. Bound to
+    # loopback, dashboard on a random loopback port: nothing is reachable from the network.
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+    try:
+        client = Client(cluster, set_as_default=False)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        cluster.close()
