@@ -26,6 +26,7 @@ from scipy.spatial.transform import Rotation
 from fascdetect.errors import InputError
 from fascdetect.model import Block, Channel
 from fascdetect.regions import REGIONS
+from firmware_sim import background as bg
 from firmware_sim import physiology as phys
 from firmware_sim.scenarios import Scenario, SimMontage, get_scenario
 from firmware_sim.truth import TruthEvent
@@ -43,6 +44,9 @@ FOOT_COINCIDENCE_S = 0.015
 MOVEMENT_MARGIN_S = 0.5
 CRAMP_MARGIN_S = (0.3, 0.5)
 BURST_MARGIN_S = 0.3
+ACTIVITY_MARGIN_S = 0.3
+"""Twitches fired this close to voluntary activity of their region are ``masked`` in truth (0.5 s,
+MOVEMENT_MARGIN_S, for gait)."""
 BIG_EVENT_GAP_S = 2.0
 """Minimum quiet time between big events on one foot (no cramp during a movement)."""
 ONSET_FRACTION = 0.1
@@ -50,6 +54,8 @@ ONSET_FRACTION = 0.1
 
 # Stream identifiers for the per-segment seeds.
 _UNITS, _INIT, _BIG, _TWITCH, _POP, _NOISE, _MAINS = range(1, 8)
+# Streams of the issue-10 components, separate so the older scenarios' draws stay as they were.
+_BG_INIT, _LEVEL, _SPARSE, _ECG, _CABLE, _GAIT, _ACTIVITY = range(8, 15)
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -236,6 +242,30 @@ class Generator:
         self._buf = [np.zeros((n, 0), np.float32) for n in n_rows]
         self._pos = [0 for _ in lay.groups]
         self._range = [(np.array([c.physical_min for c in g]), np.array([c.physical_max for c in g])) for g in lay.groups]
+        self._masks: list[tuple[str, str | None, float, float]] = []
+        self.heartbeats_s: list[float] = []
+        """R-peak times of the simulated heart (planned ahead of the stream), when ECG is on."""
+        self._init_background()
+
+    def _init_background(self) -> None:
+        """State of the real-background, walking and activity components (all off in the older presets)."""
+        sc, lay = self.scenario, self.layout
+        rng = _rng(self.seed, _BG_INIT)
+        emg_groups = [gi for gi, e in enumerate(self._is_emg) if e.any()]
+        self._colour = {gi: bg.ColouredNoise(bg.rest_noise_kernel(lay.fs[gi]), int(self._is_emg[gi].sum()))
+                        for gi in emg_groups} if sc.noise_spectrum == "rest-emg" else {}
+        self._level = {gi: bg.LevelProcess(int(self._is_emg[gi].sum()), lay.fs[gi], sc.noise_drift_sd,
+                                           sc.noise_drift_tau_s, sc.noise_modulation_sd, rng)
+                       for gi in emg_groups} if (sc.noise_drift_sd or sc.noise_modulation_sd) else {}
+        self._ecg_rows = []
+        if sc.ecg_uv > 0:
+            for key in sorted(lay.emg):
+                if key[1] in sc.ecg_regions:
+                    gain = sc.ecg_uv * rng.uniform(0.6, 1.6) * float(rng.choice((-1.0, 1.0)))
+                    self._ecg_rows.append((lay.emg[key], gain))
+        self._heart = bg.HeartRhythm(rng.uniform(*sc.heart_rate_hz), sc.heart_rate_variability,
+                                     rng.uniform(0.4, 1.2), rng.uniform(0, 2 * np.pi))
+        self._walk_next_s = rng.uniform(*sc.walk_first_s) if sc.walking else math.inf
 
     def _make_unit(self, rng: np.random.Generator, side: str, region: str, amplitude_uv: float | None = None) -> MotorUnit:
         sc, lay = self.scenario, self.layout
@@ -302,7 +332,7 @@ class Generator:
         ov = overlays[loc]
         seg = ov.data[on - ov.start: end - ov.start]
         side, region = trains[0][0].side, trains[0][0].region
-        mean = float(np.sqrt(np.mean(seg ** 2))) if kind == "cramp" else None
+        mean = float(np.sqrt(np.mean(seg ** 2))) if kind in ("cramp", "activity") else None
         return TruthEvent(float(on / fs), float((end - on) / fs), kind, side, region, self.layout.label(loc),
                           float(np.max(np.abs(ov.data))), self.layout.unit(loc), flags, mean)
 
@@ -343,6 +373,12 @@ class Generator:
                 unit = pool[int(rng.integers(len(pool)))]
                 ev = self._render_discharges(rng, [(unit, t + phys.burst_train(rng))], "burst")
                 self._big(ev, side, region, BURST_MARGIN_S, BURST_MARGIN_S)
+        if self._ecg_rows:
+            self._plan_heartbeats(k)
+        if sc.walking:
+            self._plan_walking(k)
+        if sc.activity_rate_per_h > 0:
+            self._plan_activity(k)
 
     def _big(self, ev: TruthEvent, side: str, region: str | None, before_s: float, after_s: float) -> None:
         self._truth_pending.append(ev)
@@ -395,6 +431,174 @@ class Generator:
         return TruthEvent(float(on / fs), float((end - on) / fs), "movement", side, "*", self.layout.label(loc), peak,
                           self.layout.unit(loc), frozenset(), float(np.sqrt(np.mean(ov.data ** 2))))
 
+    # ------------------------------------------------------------------ issue 10: heart, gait, activity
+    def _plan_heartbeats(self, k: int) -> None:
+        """ECG beats whose R peak falls in segment ``k``, on the calf/shin EMG channels."""
+        rng = _rng(self.seed, _ECG, k)
+        for r_s in self._heart.beats(rng, float((k + 1) * SEGMENT_S)):
+            self.heartbeats_s.append(r_s)
+            size = 1.0 + 0.1 * math.sin(2 * math.pi * 0.25 * r_s + self._heart.resp_phase)
+            for (gi, row), gain in self._ecg_rows:
+                fs = self.layout.fs[gi]
+                i = math.floor(r_s * fs)
+                beat = bg.ecg_beat(fs, r_s - i / fs)
+                self._add(_Overlay(gi, row, i + int(round(bg.ECG_SPAN_S[0] * fs)), gain * size * beat))
+
+    def _plan_walking(self, k: int) -> None:
+        """Walking bouts (both feet) starting in segment ``k``; delayed past any big event already planned."""
+        sc, lay = self.scenario, self.layout
+        rng = _rng(self.seed, _GAIT, k)
+        t1 = float((k + 1) * SEGMENT_S)
+        while self._walk_next_s < t1:
+            start = max(self._walk_next_s, *(self._busy_until[s] for s in lay.sides))
+            if start >= t1:
+                self._walk_next_s = start
+                return
+            end = self._walk(rng, start, rng.uniform(*sc.walk_bout_s))
+            self._walk_next_s = end + BIG_EVENT_GAP_S + rng.uniform(*sc.walk_pause_s)
+
+    def _walk(self, rng: np.random.Generator, t0: float, duration_s: float) -> float:
+        """One walking bout from ``t0``: gait bursts on every EMG channel, step impacts and foot swing on
+        every accelerometer; one ``movement`` truth (flag ``gait``) per foot. Returns the bout's end."""
+        sc, lay = self.scenario, self.layout
+        stride_s = rng.uniform(*sc.stride_s)
+        pitch_scale = rng.uniform(0.8, 1.2)
+        swing_mg = rng.uniform(400.0, 900.0)
+        last_end = t0
+        for si, side in enumerate(lay.sides):
+            first = t0 + (0.0 if si == 0 else 0.5 * stride_s * rng.uniform(0.95, 1.05))
+            tds = phys.stride_touchdowns(rng, first, t0 + duration_s, stride_s)
+            n_strides = len(tds) - 1
+            found = []  # (is EMG, peak, overlay, fs, envelope)
+            for gi, fs in enumerate(lay.fs):
+                start = int(math.ceil(tds[0] * fs))
+                n = int(math.floor(tds[-1] * fs)) - start
+                t = (start + np.arange(n)) / fs
+                phase = phys.gait_phase(t, tds)
+                stride_idx = np.clip(np.searchsorted(tds, t, side="right") - 1, 0, n_strides - 1)
+                env = phys.envelope(n, int(0.4 * fs), int(0.4 * fs))
+                impacts = [int(round(td * fs)) - start for td in tds[1:-1]]
+                for (s, region), (g, row) in sorted(lay.emg.items()):
+                    if s != side or g != gi:
+                        continue
+                    pattern = phys.GAIT_PATTERN.get(region, "INTRINSIC")
+                    level = phys.GAIT_PEAK_UV[pattern] * sc.gait_emg_scale * rng.uniform(0.7, 1.3)
+                    sizes = np.exp(phys.GAIT_BURST_CV * rng.standard_normal(n_strides))
+                    burst = level * sizes[stride_idx] * phys.gait_envelope(pattern, phase) * env
+                    x = phys.band_noise(rng, n, fs, 20.0, 300.0) * burst
+                    x += phys.motion_artifact(rng, n, fs, rng.uniform(50.0, 300.0), env)
+                    for i in impacts:  # the impact shakes electrode and cable
+                        w = phys.heel_strike(rng, fs, rng.uniform(10.0, 60.0))
+                        x[i: i + len(w)] += w[: max(0, n - i)]
+                    ov = self._add(_Overlay(g, row, start, x))
+                    found.append((True, float(np.max(np.abs(x))), ov, fs, env))
+                for key in [kk for kk in sorted(lay.acc) if kk[0] == side]:
+                    locs = [loc for loc in lay.acc[key] if loc[0] == gi]
+                    if not locs:
+                        continue
+                    mount = self._mount[key]
+                    g0 = self._posture[side]
+                    pitch = np.deg2rad(pitch_scale * phys.foot_pitch_deg(phase)) * env
+                    c, sn = np.cos(pitch), np.sin(pitch)
+                    g = np.stack([g0[0] * c + g0[2] * sn, np.full(n, g0[1]), -g0[0] * sn + g0[2] * c], axis=1)
+                    moved = phys.GRAVITY_MG * (mount.apply(g) - mount.apply(g0))
+                    fwd = phys.swing_acceleration_mg(phase, swing_mg) * env
+                    lift = phys.swing_acceleration_mg(phase - 0.09, 0.4 * swing_mg) * env
+                    moved += mount.apply(np.stack([fwd, np.zeros(n), lift], axis=1))
+                    normal = mount.apply(np.array([0.3, 0.0, 1.0]) / math.hypot(0.3, 1.0))
+                    for i in impacts:
+                        w = phys.heel_strike(rng, fs, rng.uniform(*sc.heel_strike_mg))
+                        m = len(w[: max(0, n - i)])
+                        moved[i: i + m] += np.outer(w[:m], normal)
+                    for axis, (g_, row) in enumerate(locs):
+                        ov = self._add(_Overlay(g_, row, start, moved[:, axis]))
+                        found.append((False, float(np.max(np.abs(moved[:, axis]))), ov, fs, env))
+            _, peak, ov, fs, env = max(found, key=lambda f: (f[0], f[1]))
+            above = np.flatnonzero(env >= ONSET_FRACTION)
+            on, end = ov.start + int(above[0]), ov.start + int(above[-1]) + 1
+            ev = TruthEvent(float(on / fs), float((end - on) / fs), "movement", side, "*", self.layout.label((ov.group, ov.row)),
+                            peak, self.layout.unit((ov.group, ov.row)), frozenset({"gait"}),
+                            float(np.sqrt(np.mean(ov.data ** 2))))
+            self._truth_pending.append(ev)
+            self._masks.append((side, None, ev.onset_s - MOVEMENT_MARGIN_S, ev.end_s + MOVEMENT_MARGIN_S))
+            self._busy_until[side] = ev.end_s + BIG_EVENT_GAP_S
+            last_end = max(last_end, ev.end_s)
+        return last_end
+
+    def _plan_activity(self, k: int) -> None:
+        """Episodes of weak voluntary activity whose onset falls in segment ``k``."""
+        sc, lay = self.scenario, self.layout
+        rng = _rng(self.seed, _ACTIVITY, k)
+        t0 = k * SEGMENT_S
+        for side in lay.sides:
+            regions = [r for r in (sc.activity_regions or lay.regions) if (side, r) in lay.emg]
+            onsets = np.sort(t0 + rng.uniform(0, SEGMENT_S, rng.poisson(sc.activity_rate_per_h / 3600 * SEGMENT_S)))
+            for t in onsets:
+                if not regions or t < self._busy_until[side]:
+                    continue
+                self._activity(rng, side, regions, float(t))
+
+    def _activity(self, rng: np.random.Generator, side: str, regions: list[str], t: float) -> None:
+        """One episode: a main muscle (and with some chance one or two more) recruits units that fire
+        regular 6–12 pps trains under a trapezoid of force, over a raised background; one ``activity``
+        truth per muscle."""
+        sc, lay = self.scenario, self.layout
+        lo, hi = sc.activity_duration_s
+        duration_s = float(np.exp(rng.uniform(math.log(lo), math.log(hi))))
+        main = regions[int(rng.integers(len(regions)))]
+        active = [main]
+        if len(regions) > 1 and rng.random() < sc.activity_co_contraction_probability:
+            others = [r for r in regions if r != main]
+            near = [r for r in others if r in REGIONS[main].neighbours] or others
+            active += [str(r) for r in rng.choice(near, size=min(len(near), int(rng.integers(1, 3))), replace=False)]
+        last_end = t
+        for i, region in enumerate(active):
+            onset = t if i == 0 else t + rng.uniform(0.0, 0.2)
+            dur = max(lo, duration_s * (1.0 if i == 0 else rng.uniform(0.7, 1.0)))
+            n_units = int(rng.integers(int(sc.activity_units[0]), int(sc.activity_units[1]) + 1))
+            amps = np.sort([float(np.clip(sc.activity_unit_median_uv * math.exp(0.5 * rng.standard_normal()), 10.0, 300.0))
+                            for _ in range(n_units)])
+            units = [self._make_unit(rng, side, region, a) for a in amps]  # smallest first (size principle)
+            profile = phys.force_profile(rng, dur)
+            trains = phys.tonic_trains(rng, dur, n_units, profile)
+            ev = self._render_discharges(rng, [(u, onset + tr) for u, tr in zip(units, trains) if len(tr)], "activity")
+            gi, row = lay.emg[(side, region)]
+            fs = lay.fs[gi]
+            start = int(round(onset * fs))
+            n = max(int(round(dur * fs)), 2)
+            force = phys.trapezoid(np.arange(n) / fs, dur, *profile) / max(profile[0], 1e-9)
+            level = rng.uniform(*sc.activity_background_x_noise) * self._noise_scale[gi][row] * profile[0]
+            self._add(_Overlay(gi, row, start, level * force * phys.band_noise(rng, n, fs, 20.0, 250.0)))
+            self._truth_pending.append(ev)
+            self._masks.append((side, region, ev.onset_s - ACTIVITY_MARGIN_S, ev.end_s + ACTIVITY_MARGIN_S))
+            last_end = max(last_end, ev.end_s, onset + dur)
+        self._busy_until[side] = last_end + BIG_EVENT_GAP_S
+
+    # ------------------------------------------------------------------ issue 10: background extras
+    def _sparse(self, k: int) -> None:
+        """Clusters of small distant-unit potentials on every EMG channel (part of the background, not truth)."""
+        sc, lay = self.scenario, self.layout
+        rng = _rng(self.seed, _SPARSE, k)
+        for key in sorted(lay.emg):
+            gi, row = lay.emg[key]
+            fs = lay.fs[gi]
+            count = rng.poisson(sc.sparse_rate_per_min / 60 * SEGMENT_S)
+            for t in np.sort(rng.uniform(k * SEGMENT_S, (k + 1) * SEGMENT_S, count)):
+                peak = sc.sparse_peak_x_noise * math.exp(sc.sparse_peak_sigma * rng.standard_normal()) * self._noise_scale[gi][row]
+                self._add(_Overlay(gi, row, int(round(t * fs)), bg.sparse_cluster(rng, fs, peak, sc.sparse_extra_spikes)))
+
+    def _cables(self, k: int) -> None:
+        sc, lay = self.scenario, self.layout
+        rng = _rng(self.seed, _CABLE, k)
+        for key in sorted(lay.emg):
+            gi, row = lay.emg[key]
+            fs = lay.fs[gi]
+            for t in np.sort(rng.uniform(k * SEGMENT_S, (k + 1) * SEGMENT_S, rng.poisson(sc.cable_rate_per_h / 3600 * SEGMENT_S))):
+                x = bg.cable_artifact(rng, fs)
+                self._add(_Overlay(gi, row, int(round(t * fs)), x))
+                self._artifact_pending.append(TruthEvent(float(round(t * fs) / fs), len(x) / fs, "cable", key[0], key[1],
+                                                         lay.label((gi, row)), float(np.max(np.abs(x))), "uV"))
+
     def _add(self, ov: _Overlay) -> _Overlay:
         self._pending[ov.group].append(ov)
         return ov
@@ -419,6 +623,7 @@ class Generator:
         for t, side, region in sorted(cands):
             if any(s == side and (r is None or r == region) and a <= t <= b for s, r, a, b in self._windows):
                 continue
+            masked = any(s == side and (r is None or r == region) and a <= t <= b for s, r, a, b in self._masks)
             if t < self._last_end.get((side, region), -math.inf) + TWITCH_GAP_S:
                 continue
             if t < self._last_foot_onset[side] + FOOT_COINCIDENCE_S:
@@ -429,12 +634,15 @@ class Generator:
             if rng.random() < sc.doublet_probability:
                 times.append(t + phys.doublet_interval_s(rng))
             flags = frozenset({"doublet"}) if len(times) == 2 else frozenset()
+            if masked:
+                flags |= {"masked"}
             ev = self._render_discharges(rng, [(unit, np.array(times))], "twitch", flags)
             self._truth_pending.append(ev)
             self._last_end[(side, region)] = ev.end_s
             self._last_foot_onset[side] = t
         self._windows = [w for w in self._windows if w[3] >= t0]
         self._flurries = [f for f in self._flurries if f[3] >= t0]
+        self._masks = [m for m in self._masks if m[3] >= t0]
 
     def _pops(self, k: int) -> None:
         sc, lay = self.scenario, self.layout
@@ -456,7 +664,12 @@ class Generator:
             self._planned += 1
         self._twitches(k)
         self._pops(k)
+        if sc.sparse_rate_per_min > 0:
+            self._sparse(k)
+        if sc.cable_rate_per_h > 0:
+            self._cables(k)
         noise_rng, mains_rng = _rng(self.seed, _NOISE, k), _rng(self.seed, _MAINS, k)
+        level_rng = _rng(self.seed, _LEVEL, k) if self._level else None
         out = []
         for gi, fs in enumerate(lay.fs):
             n = fs * SEGMENT_S
@@ -464,6 +677,10 @@ class Generator:
             x = noise_rng.standard_normal((len(lay.groups[gi]), n)).astype(np.float64) * self._noise_scale[gi][:, None]
             x += self._offset[gi][:, None]
             emg = self._is_emg[gi]
+            if gi in self._colour:
+                x[emg] = self._colour[gi].step(x[emg])
+            if gi in self._level:
+                x[emg] *= self._level[gi].step(level_rng, n, float(SEGMENT_S))
             if emg.any():
                 w, self._wander_zi[gi] = signal.sosfilt(self._wander_sos[gi], noise_rng.standard_normal((int(emg.sum()), n)),
                                                         axis=1, zi=self._wander_zi[gi])
@@ -487,6 +704,8 @@ class Generator:
                     x[ov.row, ov.end - s0:] += ov.data[-1]
                     self._offset[gi][ov.row] += ov.data[-1]
             self._pending[gi] = keep
+            if sc.emg_quantum_uv > 0 and emg.any():
+                x[emg] = bg.quantise(x[emg], sc.emg_quantum_uv)
             if sc.clip:
                 np.clip(x, self._range[gi][0][:, None], self._range[gi][1][:, None], out=x)
             out.append(x.astype(np.float32))
@@ -524,7 +743,7 @@ class Generator:
         for e in due:
             if e.end_s <= self.duration_s:
                 out.append(e)
-            elif e.kind in ("cramp", "movement"):
+            elif e.kind in ("cramp", "movement", "activity"):
                 out.append(TruthEvent(e.onset_s, self.duration_s - e.onset_s, e.kind, e.side, e.region, e.channel,
                                       e.amplitude, e.unit, e.flags | {"truncated"}, e.mean_amplitude))
         return out
@@ -559,6 +778,8 @@ class SimResult:
     artifacts: tuple[TruthEvent, ...]
     start: datetime
     duration_s: float
+    heartbeats_s: tuple[float, ...] = ()
+    """R-peak times of the simulated heart (empty unless the scenario has ECG)."""
 
     def channel(self, label: str) -> tuple[np.ndarray, float]:
         """(samples, fs_hz) of the channel with this label."""
@@ -582,4 +803,4 @@ def simulate(scenario: str | Scenario, duration_s: float, seed: int = 0, montage
         for gi, (group, fs) in enumerate(zip(gen.layout.groups, gen.layout.fs))
     )
     return SimResult(gen.scenario, seed, gen.channels, blocks, tuple(gen.truth), tuple(gen.artifacts), gen.start,
-                     float(duration_s))
+                     float(duration_s), tuple(b for b in gen.heartbeats_s if b < duration_s))

@@ -309,3 +309,135 @@ class Mains:
         self.phase = float((self.phase + 2 * np.pi * (f0 * n + 0.5 * df * n) / fs_hz) % (2 * np.pi))
         self.dev_hz = new_dev
         return phase
+
+
+# ---------------------------------------------------------------- gait (issue 10)
+# Linear envelopes over one gait cycle (touchdown to touchdown, 5% steps), relative to their peak:
+# measured on Santuz et al. 2020's treadmill recording ID0012 (../shared/data/walking_leg_emg,
+# 6 cycles, 20–450 Hz band-pass, rectified, 6 Hz low-pass). Tibialis anterior: loading response
+# and swing; peroneus longus and gastrocnemius: mid/late stance. Foot intrinsics (not in that
+# recording) are active from mid-stance to toe-off (Mann & Inman 1964): a bump at 30–60%.
+GAIT_ENVELOPES: dict[str, tuple[float, ...]] = {
+    "TA": (1.0, 0.88, 0.24, 0.0, 0.05, 0.06, 0.05, 0.09, 0.12, 0.11, 0.05, 0.03, 0.14, 0.31, 0.48, 0.65, 0.59, 0.32, 0.2, 0.52),
+    "PER": (0.45, 0.4, 0.15, 0.07, 0.07, 0.06, 0.29, 0.76, 1.0, 0.92, 0.84, 0.66, 0.36, 0.18, 0.22, 0.3, 0.26, 0.18, 0.15, 0.28),
+    "GAS": (0.05, 0.05, 0.06, 0.12, 0.24, 0.39, 0.53, 0.79, 1.0, 0.7, 0.2, 0.01, 0.03, 0.02, 0.0, 0.13, 0.3, 0.21, 0.03, 0.01),
+    "SOL": (0.09, 0.13, 0.28, 0.48, 0.52, 0.51, 0.58, 0.76, 0.93, 1.0, 0.88, 0.43, 0.07, 0.03, 0.06, 0.08, 0.09, 0.07, 0.04, 0.06),
+    "INTRINSIC": (0.05, 0.05, 0.05, 0.08, 0.15, 0.3, 0.55, 0.85, 1.0, 0.95, 0.75, 0.4, 0.12, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05),
+}
+# Peak envelope (≈ RMS, µV) of each pattern in that recording: TA 153, PL 104, GM 185, SOL 144;
+# intrinsics ~60 µV is a modelling choice.
+GAIT_PEAK_UV = {"TA": 150.0, "PER": 100.0, "GAS": 150.0, "SOL": 140.0, "INTRINSIC": 60.0}
+GAIT_PATTERN = {"TA": "TA", "EHL": "TA", "EDB": "TA", "PER": "PER", "GAS": "GAS", "FHL": "SOL",
+                "AbH": "INTRINSIC", "FDB": "INTRINSIC", "ADM": "INTRINSIC"}
+STANCE_FRACTION = 0.64
+"""Touchdown to lift-off over the stride: 0.63–0.64 in the same recording."""
+STRIDE_CV = 0.025
+"""Stride-to-stride variability of stride time in healthy walking (Hausdorff et al. 1995: ~2–3%)."""
+GAIT_BURST_CV = 0.12
+"""Stride-to-stride variation of burst size (0.04–0.30 across muscles in ID0012; GM 0.12)."""
+
+
+def gait_envelope(pattern: str, phase: np.ndarray) -> np.ndarray:
+    """Relative envelope (peak 1) of ``pattern`` at gait phases in [0, 1) (periodic linear interpolation)."""
+    table = np.asarray(GAIT_ENVELOPES[pattern])
+    grid = np.arange(len(table) + 1) / len(table)
+    return np.interp(np.mod(phase, 1.0), grid, np.append(table, table[0]))
+
+
+def stride_touchdowns(rng: np.random.Generator, start_s: float, stop_s: float, stride_s: float) -> np.ndarray:
+    """Touchdown times of one foot from ``start_s`` while before ``stop_s`` (stride CV 2.5%), last one included."""
+    times = [start_s]
+    while times[-1] < stop_s:
+        times.append(times[-1] + stride_s * (1.0 + STRIDE_CV * rng.standard_normal()))
+    return np.asarray(times)
+
+
+def gait_phase(t_s: np.ndarray, touchdowns: np.ndarray) -> np.ndarray:
+    """Phase in [0, 1) of each time between consecutive touchdowns (NaN outside them)."""
+    k = np.searchsorted(touchdowns, t_s, side="right") - 1
+    ok = (k >= 0) & (k < len(touchdowns) - 1)
+    kk = np.clip(k, 0, len(touchdowns) - 2)
+    ph = (t_s - touchdowns[kk]) / (touchdowns[kk + 1] - touchdowns[kk])
+    return np.where(ok, ph, np.nan)
+
+
+# Foot pitch over the gait cycle (degrees, + = toes up), after the sagittal foot angle of normal
+# walking (Winter 1991): heel strike toes up ~+20°, flat by 10%, heel rise from ~45%, toes down
+# ~-35° just after toe-off (~65%), back toes-up through swing.
+FOOT_PITCH_DEG = ((0.0, 20.0), (0.1, 0.0), (0.45, 0.0), (0.64, -30.0), (0.7, -35.0), (0.85, -5.0), (1.0, 20.0))
+
+
+def foot_pitch_deg(phase: np.ndarray) -> np.ndarray:
+    grid, deg = zip(*FOOT_PITCH_DEG)
+    return np.interp(np.mod(phase, 1.0), grid, deg)
+
+
+def swing_acceleration_mg(phase: np.ndarray, peak_mg: float) -> np.ndarray:
+    """Forward acceleration of the foot in swing (lift-off to touchdown): speeds up, then brakes."""
+    u = (np.mod(phase, 1.0) - STANCE_FRACTION) / (1.0 - STANCE_FRACTION)
+    return np.where((u > 0) & (u < 1), peak_mg * np.sin(2 * np.pi * u), 0.0)
+
+
+def heel_strike(rng: np.random.Generator, fs_hz: float, peak_mg: float) -> np.ndarray:
+    """Impact transient at touchdown: a 15–40 Hz ring decaying in 10–25 ms (scalar, peak ``peak_mg``)."""
+    freq = min(rng.uniform(15.0, 40.0), 0.35 * fs_hz)
+    tau = rng.uniform(0.010, 0.025)
+    t = np.arange(int(6 * tau * fs_hz) + 2) / fs_hz
+    x = np.sin(2 * np.pi * freq * t + 0.5 * np.pi) * np.exp(-t / tau)
+    return peak_mg * x / np.max(np.abs(x))
+
+
+# ---------------------------------------------------------------- weak voluntary activity (issue 10)
+TONIC_RATE_PPS = (6.0, 12.0)
+"""Firing of low-threshold units in weak contractions: they start near 6 pps at recruitment and
+rise with force (rate coding); 6–12 pps at low force (De Luca & Hostage 2010, issue 10)."""
+TONIC_ISI_CV = (0.1, 0.3)
+"""Voluntary trains are regular: ISI CV ~0.1–0.3 (issue 10; Moritz et al. 2005 report ~0.1–0.2
+at steady low forces, higher near recruitment)."""
+
+
+def force_profile(rng: np.random.Generator, duration_s: float) -> tuple[float, float, float]:
+    """A weak contraction's relative force: (peak, ramp-up s, ramp-down s), a trapezoid."""
+    peak = rng.uniform(0.3, 1.0)
+    up = rng.uniform(0.1, 0.4) * duration_s
+    down = rng.uniform(0.1, 0.4) * duration_s
+    return peak, min(up, 2.0), min(down, 2.0)
+
+
+def trapezoid(t: np.ndarray | float, duration_s: float, peak: float, up_s: float, down_s: float):
+    t = np.asarray(t, dtype=float)
+    rise = np.clip(t / max(up_s, 1e-9), 0.0, 1.0)
+    fall = np.clip((duration_s - t) / max(down_s, 1e-9), 0.0, 1.0)
+    return peak * np.minimum(rise, fall) * ((t >= 0) & (t <= duration_s))
+
+
+def tonic_trains(rng: np.random.Generator, duration_s: float, n_units: int, profile: tuple[float, float, float],
+                 cv: tuple[float, float] = TONIC_ISI_CV, rate_pps: tuple[float, float] = TONIC_RATE_PPS
+                 ) -> list[np.ndarray]:
+    """Discharge times (s from onset) of the units of a weak voluntary contraction.
+
+    Recruitment thresholds are spread over [0, 0.8 × peak force] (the first unit at 0, so it
+    fires at onset); a unit fires while the force is above its threshold, at a rate rising
+    from 6 pps at recruitment to its own maximum (10–12 pps) at full force, with gamma ISIs of
+    its own CV (0.1–0.3). More force, more units: recruitment order follows the thresholds.
+    """
+    peak, up, down = profile
+    thresholds = np.sort(np.concatenate([[0.0], rng.uniform(0.0, 0.8 * peak, n_units - 1)]))
+    trains = []
+    for th in thresholds:
+        # The force is above ``th`` on [on, off] (trapezoid), with on = th/peak × up.
+        on = th / peak * up if th > 0 else 0.0
+        off = duration_s - (th / peak * down if th > 0 else 0.0)
+        if off - on < 0.05:
+            trains.append(np.zeros(0))
+            continue
+        top = rng.uniform(rate_pps[1] - 2.0, rate_pps[1])
+        unit_cv = rng.uniform(*cv)
+
+        def rate_at(t: float, th=th, top=top) -> float:
+            f = float(trapezoid(t, duration_s, peak, up, down))
+            return rate_pps[0] + (top - rate_pps[0]) * max(0.0, f - th) / max(1.0 - th, 1e-9)
+
+        train = gamma_train(rng, 0.0, unit_cv, on, off, rate_at)
+        trains.append(train[train <= duration_s])
+    return trains

@@ -166,6 +166,61 @@ class Scenario:
     mmg_mg_per_uv: float = 0.03
     """Mechanomyogram peak (mg) per µV of surface potential, median."""
     clip: bool = True
+    # --- realistic rest background (issue 10; docs/simulator.md, "Real backgrounds"). Every knob
+    # is off by default, so the older presets make exactly the recordings they always made.
+    noise_spectrum: str = "white"
+    """'white', or 'rest-emg': coloured like real rest EMG (peak ~70–90 Hz), ``noise_uv`` then
+    being the RMS in 20–450 Hz."""
+    sparse_rate_per_min: float = 0.0
+    """Clusters of small potentials of distant motor units, per EMG channel per minute."""
+    sparse_peak_x_noise: float = 3.5
+    """Median peak of a distant unit's potential, in multiples of the channel's noise RMS (lognormal)."""
+    sparse_peak_sigma: float = 0.2
+    sparse_extra_spikes: float = 0.5
+    """Mean number of further potentials of the same unit in a cluster (30–200 ms apart)."""
+    noise_modulation_sd: float = 0.0
+    """SD (natural log) of the background level's fast (< 3 Hz) modulation."""
+    noise_drift_sd: float = 0.0
+    """SD (natural log) of the background level's slow drift (sweat, contact); 0.3 is about ±35%."""
+    noise_drift_tau_s: float = 1200.0
+    """Time constant of that drift, s."""
+    ecg_uv: float = 0.0
+    """R-peak amplitude of the ECG on calf/shin EMG channels, µV (per channel ×0.6–1.6, either polarity)."""
+    ecg_regions: tuple[str, ...] = ("GAS", "TA", "PER")
+    heart_rate_hz: tuple[float, float] = (1.0, 1.3)
+    """Range of the recording's mean heart rate (drawn once per recording)."""
+    heart_rate_variability: float = 0.03
+    """Beat-to-beat SD of the RR interval, as a fraction (plus ±5% respiratory sinus arrhythmia)."""
+    cable_rate_per_h: float = 0.0
+    """Cable-motion transients per EMG channel per hour (listed in ``artifacts`` as kind ``cable``)."""
+    emg_quantum_uv: float = 0.0
+    """EMG ADC step, µV (0: no quantisation). A 12-bit BITalino EMG front end: 0.7985 µV."""
+    # --- walking (issue 10)
+    walking: bool = False
+    """Alternate walking bouts (both feet) with standing still."""
+    walk_bout_s: tuple[float, float] = (20.0, 90.0)
+    walk_pause_s: tuple[float, float] = (10.0, 60.0)
+    walk_first_s: tuple[float, float] = (3.0, 10.0)
+    """When the first bout starts, s."""
+    stride_s: tuple[float, float] = (0.95, 1.15)
+    """Range of a bout's mean stride time, s (cadence near 1 stride per second)."""
+    gait_emg_scale: float = 1.0
+    heel_strike_mg: tuple[float, float] = (1500.0, 4000.0)
+    # --- weak voluntary activity (issue 10)
+    activity_rate_per_h: float = 0.0
+    """Episodes of weak voluntary/tonic activity per foot per hour."""
+    activity_duration_s: tuple[float, float] = (0.3, 30.0)
+    """Log-uniform range of an episode's duration."""
+    activity_regions: tuple[str, ...] = ()
+    """Muscles that may be active (default: every EMG region of the montage)."""
+    activity_units: tuple[float, float] = (2.0, 10.0)
+    """Range of the number of units a muscle recruits in an episode."""
+    activity_unit_median_uv: float = 30.0
+    """Median peak of those units' surface potentials (lognormal, σ 0.5, kept in 10–300 µV)."""
+    activity_background_x_noise: tuple[float, float] = (0.5, 2.0)
+    """Raised background (many small far units) at full force, RMS in multiples of the channel's noise."""
+    activity_co_contraction_probability: float = 0.3
+    """Chance that one or two more muscles of the foot join an episode."""
 
     def __post_init__(self) -> None:
         rates = {}
@@ -181,6 +236,21 @@ class Scenario:
         object.__setattr__(self, "cramp_regions", tuple(region_code(r) for r in self.cramp_regions))
         if self.mains_hz not in (0, 50, 60):
             raise InputError(f"scenario {self.name}: mains must be 50 or 60 Hz (or 0 for none), not {self.mains_hz}")
+        object.__setattr__(self, "ecg_regions", tuple(region_code(r) for r in self.ecg_regions))
+        object.__setattr__(self, "activity_regions", tuple(region_code(r) for r in self.activity_regions))
+        if self.noise_spectrum not in ("white", "rest-emg"):
+            raise InputError(f"scenario {self.name}: noise_spectrum must be 'white' or 'rest-emg', not {self.noise_spectrum!r}")
+        if self.emg_quantum_uv < 0:
+            raise InputError(f"scenario {self.name}: emg_quantum_uv must be ≥ 0 µV")
+        for name in ("walk_bout_s", "walk_pause_s", "walk_first_s", "stride_s", "heel_strike_mg", "heart_rate_hz",
+                     "activity_duration_s", "activity_units", "activity_background_x_noise"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi:
+                raise InputError(f"scenario {self.name}: {name} must be a range (low, high) with 0 ≤ low ≤ high")
+        if self.walking and (self.walk_bout_s[0] < 2.0 or self.walk_bout_s[1] > 120.0 or self.stride_s[0] < 0.5):
+            raise InputError(f"scenario {self.name}: walking bouts must last 2–120 s with strides of at least 0.5 s")
+        if self.activity_duration_s[0] < 0.2 or self.activity_units[0] < 1:
+            raise InputError(f"scenario {self.name}: activity needs episodes of ≥ 0.2 s and at least one unit")
         if self.motor_units_per_region < 1:
             raise InputError(f"scenario {self.name}: need at least one motor unit per region")
 
@@ -195,6 +265,19 @@ class Scenario:
 
 
 _NIGHT_START = datetime(2026, 1, 5, 23, 0, 0)
+
+REAL_BACKGROUND: dict[str, Any] = {
+    "noise_spectrum": "rest-emg",
+    "noise_uv": 2.5,
+    "sparse_rate_per_min": 36.0,
+    "noise_modulation_sd": 0.1,
+    "noise_drift_sd": 0.3,
+    "ecg_uv": 12.0,
+    "cable_rate_per_h": 6.0,
+}
+"""The background fitted to real rest EMG (docs/simulator.md, "Real backgrounds"): coloured noise at
+2.5 µV RMS in band, sparse distant-unit potentials, level modulation and drift, ECG on calf and
+shin channels, cable artifacts. Use ``Scenario(..., **REAL_BACKGROUND)`` or ``sc.with_(**REAL_BACKGROUND)``."""
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -263,6 +346,23 @@ SCENARIOS: dict[str, Scenario] = {
             twitch_amplitude_median_uv=150.0,
             twitch_amplitude_sigma=0.8,
             doublet_probability=0.12,
+        ),
+        Scenario(
+            "walking",
+            "Walking bouts (gait bursts on TA in swing, PER and GAS in stance, step impacts) between spells "
+            "of standing still, on a real-like background.",
+            walking=True,
+            movement_rate_per_h=4.0,
+            **REAL_BACKGROUND,
+        ),
+        Scenario(
+            "restless",
+            "Awake but fidgety: position shifts and weak voluntary/tonic activity (motor-unit trains at "
+            "6-12 Hz) between quiet stretches, on a real-like background.",
+            activity_rate_per_h=60.0,
+            movement_rate_per_h=20.0,
+            posture_change_deg=(5.0, 40.0),
+            **REAL_BACKGROUND,
         ),
     )
 }
