@@ -93,15 +93,23 @@ class Recorder:
 def record(source: Source, recorder: Recorder, pipeline: Pipeline | None = None, *,
            should_stop: Callable[[], bool] = lambda: False,
            waiting: Callable[[], ContextManager[object]] = contextlib.nullcontext,
-           on_block: Callable[[Recorder], None] | None = None) -> None:
+           on_block: Callable[[Recorder], None] | None = None,
+           on_events: Callable[[list[Event]], None] | None = None) -> None:
     """Copy ``source`` into ``recorder``, detecting events on the way, until the source
     ends, the recorder's limit is reached or ``should_stop()``.
 
     Only the wait for the next block runs inside ``waiting()``: the CLI lets a
     stop signal interrupt that wait, never the writing of a block, so the file
     and the detector state stay consistent. The pipeline is flushed whatever
-    ends the loop, and its last events annotated.
+    ends the loop, and its last events annotated. ``on_events`` gets every
+    final event too, after it is annotated (e.g. an LSL marker outlet).
     """
+
+    def add(events: list[Event]) -> None:
+        recorder.add_events(events)
+        if on_events is not None and events:
+            on_events(events)
+
     blocks = iter(source.blocks())
     try:
         while not (recorder.done or should_stop()):
@@ -111,9 +119,9 @@ def record(source: Source, recorder: Recorder, pipeline: Pipeline | None = None,
                 break
             part = recorder.write(block)
             if part is not None and pipeline is not None:
-                recorder.add_events(pipeline.feed(part).events)
+                add(pipeline.feed(part).events)
             if on_block is not None:
                 on_block(recorder)
     finally:
         if pipeline is not None:
-            recorder.add_events(pipeline.flush())
+            add(pipeline.flush())

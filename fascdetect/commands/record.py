@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Iterator
 
+from fascdetect.commands._lsl_events import add_lsl_events_argument, open_event_outlet
 from fascdetect.commands.simulate import parse_duration
 from fascdetect.errors import InputError
 from fascdetect.sources.spec import SPEC_FORMS, parse_source_spec
@@ -32,19 +33,21 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Write signals to EDF+ (or BDF+) as they arrive, with detected events and data gaps as "
                     "annotations. Stop with Ctrl-C; the file stays complete and readable. "
                     f"Sources: {SPEC_FORMS}.")
-    p.add_argument("--source", required=True, metavar="SRC", help="sim[:SCENARIO][@SPEED], ble[:NAME_OR_ADDRESS] "
-                   "or replay:PATH[@SPEED]")
+    p.add_argument("--source", required=True, metavar="SRC", help="sim[:SCENARIO][@SPEED], ble[:NAME_OR_ADDRESS], "
+                   "replay:PATH[@SPEED], lsl[:NAME_OR_TYPE][?key=value] or brainflow:BOARD[?param=value]")
     p.add_argument("--out", required=True, metavar="FILE.edf", help="recording to write (owner-readable only)")
     p.add_argument("--duration", metavar="D", help="stop after this much signal, e.g. 30s, 10m, 8h "
                    "(default: until the source ends or Ctrl-C)")
     p.add_argument("--bdf", action="store_true", help="write 24-bit BDF+ instead of 16-bit EDF+")
     p.add_argument("--no-detect", action="store_true", help="record signals only, without event detection")
     p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists")
-    p.add_argument("--montage", metavar="FILE.toml", help="map labels of a replayed recording")
+    p.add_argument("--montage", metavar="FILE.toml",
+                   help="map labels of a replayed recording, an LSL stream or a BrainFlow board's channels")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a detector setting (see analyze --show-config); repeatable")
     p.add_argument("--status-every", type=float, default=STATUS_EVERY_S, metavar="S",
                    help=f"seconds between status lines on stderr (default {STATUS_EVERY_S:g}; 0: none)")
+    add_lsl_events_argument(p)
     return p
 
 
@@ -134,10 +137,14 @@ def run(args: argparse.Namespace) -> int:
     spec = parse_source_spec(args.source)
     if spec.kind == "sim" and spec.speed is None and limit_s is None:
         raise InputError("the simulator at max speed never ends and would fill the disk; give --duration")
+    if args.lsl_events is not None and args.no_detect:
+        raise InputError("--lsl-events publishes detected events; it cannot go with --no-detect")
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
     source = open_cli_source(spec, montage)
     status = _Status(args.status_every)
+    outlet = None
     try:
+        outlet = open_event_outlet(args.lsl_events, source)
         pipeline = None if args.no_detect else Pipeline(source.channels, config)
         with _StopSignals() as stop, Recorder(args.out, source.channels, source.start, bdf=args.bdf,
                                               overwrite=args.overwrite, limit_s=limit_s) as recorder:
@@ -145,12 +152,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"recording {args.source} to {recorder.path}: {len(source.channels)} channels ({rates}); "
                   "Ctrl-C stops", file=sys.stderr)
             try:
-                record(source, recorder, pipeline, should_stop=stop.requested, waiting=stop.waiting, on_block=status)
+                record(source, recorder, pipeline, should_stop=stop.requested, waiting=stop.waiting, on_block=status,
+                       on_events=None if outlet is None else outlet.publish)
             except KeyboardInterrupt:
                 pass  # a stop signal during the wait for data; record() has flushed the detector
             status.end()
     finally:
         source.close()
+        if outlet is not None:
+            outlet.close()
     counts = ", ".join(f"{n} {kind}" for kind, n in sorted(recorder.events.items())) or "no events"
     ended = f"stopped by {stop.received}" if stop.received else "complete"
     print(f"wrote {recorder.path} ({len(source.channels)} channels, {recorder.file_s:g} s, {ended}): {counts}"

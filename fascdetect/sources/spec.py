@@ -1,7 +1,8 @@
 """Source specs: the one text form by which `record` and `monitor` name where data comes from.
 
-``sim[:SCENARIO][@SPEED]``, ``ble[:NAME_OR_ADDRESS]`` and
-``replay:PATH[@SPEED]``. The simulated wearable lives in ``firmware_sim``,
+``sim[:SCENARIO][@SPEED]``, ``ble[:NAME_OR_ADDRESS]``,
+``replay:PATH[@SPEED]``, ``lsl[:NAME_OR_TYPE][?key=value&...]`` and
+``brainflow:BOARD[?param=value&...]``. The simulated wearable lives in ``firmware_sim``,
 which the library must not import, so ``open_source`` takes it as a factory
 (``fascdetect.commands._sources`` passes the real one); everything else is
 opened here.
@@ -13,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import parse_qsl
 
 from fascdetect.errors import DeviceError, InputError
 from fascdetect.regions import NO_MONTAGE, Montage
@@ -20,9 +22,15 @@ from fascdetect.sources import Source
 
 SPEC_FORMS = (
     "sim[:SCENARIO][@SPEED] (the simulated wearable), ble[:NAME_OR_ADDRESS] (a Bluetooth LE wearable), "
-    "replay:PATH[@SPEED] (a recording); SPEED is a factor such as 1, 4 or 0.5, or 'max' for as fast as possible"
+    "replay:PATH[@SPEED] (a recording), lsl[:NAME_OR_TYPE][?key=value] (a Lab Streaming Layer stream), "
+    "brainflow:BOARD[?param=value] (a board through BrainFlow); "
+    "SPEED is a factor such as 1, 4 or 0.5, or 'max' for as fast as possible"
 )
-KINDS = ("sim", "ble", "replay")
+KINDS = ("sim", "ble", "replay", "lsl", "brainflow")
+LIVE_KINDS = ("ble", "lsl", "brainflow")
+"""Sources that run at their own pace: no @SPEED."""
+QUERY_KINDS = ("lsl", "brainflow")
+"""Sources whose target may end in ``?key=value&...`` settings."""
 
 SimulatorFactory = Callable[[str | None], Source]
 """Scenario name (None: the default one) → an unpaced, endless simulated Source."""
@@ -31,11 +39,13 @@ SimulatorFactory = Callable[[str | None], Source]
 @dataclass(frozen=True)
 class SourceSpec:
     """A parsed spec: ``target`` is the scenario, device or path (None: the default);
-    ``speed`` the pacing factor, None for as fast as possible."""
+    ``speed`` the pacing factor, None for as fast as possible; ``params`` the
+    ``?key=value`` settings of an LSL stream or BrainFlow board, in order."""
 
     kind: str
     target: str | None = None
     speed: float | None = 1.0
+    params: tuple[tuple[str, str], ...] = ()
 
 
 def _bad(text: str, why: str) -> InputError:
@@ -66,22 +76,32 @@ def parse_source_spec(text: str) -> SourceSpec:
         hint = f"; for a recording write replay:{text}" if Path(text).is_file() else ""
         raise _bad(text, f"unknown kind {kind!r}{hint}")
     speed: float | None = 1.0
-    if kind == "ble" and rest.startswith("@"):
-        raise _bad(text, "a live wearable has no speed")
-    if kind != "ble" and "@" in rest:  # a BLE name may contain '@'; recordings and the simulator may not
+    params: tuple[tuple[str, str], ...] = ()
+    if kind in QUERY_KINDS and "?" in rest:
+        rest, _, query = rest.partition("?")
+        try:
+            params = tuple(parse_qsl(query, keep_blank_values=True, strict_parsing=True))
+        except ValueError:
+            raise _bad(text, f"settings {query!r} are not key=value pairs joined by '&'") from None
+    if kind in LIVE_KINDS and rest.startswith("@"):
+        raise _bad(text, "a live wearable has no speed" if kind == "ble" else "a live stream has no speed")
+    if kind not in LIVE_KINDS and "@" in rest:  # a BLE name may contain '@'; recordings and the simulator may not
         rest, _, speed_text = rest.rpartition("@")
         speed = parse_speed(speed_text, text)
     target = rest.strip() or None
     if kind == "replay" and target is None:
         raise _bad(text, "replay needs a path")
-    return SourceSpec(kind, target, speed)
+    if kind == "brainflow" and target is None:
+        raise _bad(text, "brainflow needs a board name or id, e.g. brainflow:synthetic")
+    return SourceSpec(kind, target, speed, params)
 
 
 def open_source(spec: str | SourceSpec, *, simulator: SimulatorFactory | None = None,
                 montage: Montage = NO_MONTAGE) -> Source:
     """The Source a spec names, paced at its speed (replay and simulator) or live (BLE).
 
-    ``montage`` maps the labels of a replayed recording; ``simulator`` makes the
+    ``montage`` maps the labels of a replayed recording, an LSL stream or a
+    BrainFlow board's channels; ``simulator`` makes the
     simulated wearable (without it, ``sim`` is refused).
     """
     from fascdetect.sources.replay import ReplaySource
@@ -95,6 +115,10 @@ def open_source(spec: str | SourceSpec, *, simulator: SimulatorFactory | None = 
         if simulator is None:
             raise InputError("the simulated wearable is not available here (it comes with the fascdetect command line)")
         return ReplaySource(simulator(parsed.target), speed=parsed.speed)
+    if parsed.kind == "lsl":
+        return _open_lsl(parsed, montage)
+    if parsed.kind == "brainflow":
+        return _open_brainflow(parsed, montage)
     return _open_ble(parsed)
 
 
@@ -104,3 +128,23 @@ def _open_ble(spec: SourceSpec) -> Source:
     except ImportError as exc:
         raise DeviceError(f"Bluetooth LE acquisition is not available in this installation ({exc})") from None
     return BleSource(spec.target)
+
+
+def _open_lsl(spec: SourceSpec, montage: Montage) -> Source:
+    try:
+        import pylsl  # noqa: F401  (only to tell a missing package from other import errors)
+    except (ImportError, RuntimeError) as exc:  # pylsl raises RuntimeError when liblsl cannot be loaded
+        raise DeviceError(f"Lab Streaming Layer input is not available in this installation ({exc})") from None
+    from fascdetect.sources.lsl import LslOptions, LslSource
+
+    return LslSource(spec.target, LslOptions.from_params(spec.params), montage)
+
+
+def _open_brainflow(spec: SourceSpec, montage: Montage) -> Source:
+    try:
+        import brainflow  # noqa: F401
+    except ImportError as exc:
+        raise DeviceError(f"BrainFlow boards are not available in this installation ({exc})") from None
+    from fascdetect.sources.brainflow_board import BrainFlowSource
+
+    return BrainFlowSource(spec.target, spec.params, montage)

@@ -1,0 +1,190 @@
+"""Live blocks from a biosignal board read through BrainFlow (OpenBCI, Callibri, gForce, Explore, ...).
+
+``BrainFlowSource("cyton", (("serial_port", "/dev/ttyUSB0"),))`` opens the
+board by BrainFlow's name (``CYTON_BOARD``, or just ``cyton``) or numeric id,
+starts streaming, and yields its EXG channels (µV: BrainFlow returns EXG in
+µV) and accelerometer channels as Blocks. BrainFlow gives channels no
+placement, so they are labelled ``EXG 1`` … ``EXG n`` and ``ACC X/Y/Z`` (in
+the board's row order) and placed by a montage file, as a file's unusual
+labels are. Samples lost on the way (radio drop-outs) are found from the
+board's package counter, zero-filled and marked in ``Block.gap``.
+
+BrainFlow is imported when a source is opened, never at module import.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Iterator
+
+import numpy as np
+
+from fascdetect.errors import DeviceError, InputError
+from fascdetect.io.channels import map_channel, split_mapped
+from fascdetect.model import Block, Channel
+from fascdetect.regions import NO_MONTAGE, Montage
+from fascdetect.sources.lsl import log_skipped
+from fascdetect.sources.timeline import ContiguousSamples, CounterClock
+
+log = logging.getLogger(__name__)
+
+AXES = ("X", "Y", "Z")
+COUNTER_MODULO = 256
+"""BrainFlow's package counter is a byte on the boards that send one (OpenBCI's sample number)."""
+_INPUT_KEYS = ("serial_port", "mac_address", "ip_address", "ip_port", "ip_protocol", "other_info", "timeout",
+               "serial_number", "file", "master_board")
+_OUR_KEYS = ("acc_unit", "block_s")
+
+
+def board_id(board: str) -> int:
+    """BrainFlow's board id for a name (``synthetic``, ``cyton_daisy``, ``CYTON_BOARD``) or a number."""
+    from brainflow.board_shim import BoardIds
+
+    text = board.strip()
+    try:
+        number = int(text)
+    except ValueError:
+        key = text.upper().replace("-", "_").replace(" ", "_")
+        for name in (key, f"{key}_BOARD"):
+            if name in BoardIds.__members__:
+                return BoardIds[name].value
+        known = ", ".join(n.lower().removesuffix("_board") for n in BoardIds.__members__ if n != "NO_BOARD")
+        raise InputError(f"brainflow: unknown board {board!r} (known: {known})") from None
+    if number not in {b.value for b in BoardIds}:
+        raise InputError(f"brainflow: no board has id {number}")
+    return number
+
+
+def board_labels(descr: dict) -> list[tuple[int, str, str]]:
+    """(row, label, modality) for a board's EXG and accelerometer rows, in row order."""
+    exg = sorted({row for key in ("emg_channels", "eeg_channels", "ecg_channels", "eog_channels", "exg_channels")
+                  for row in descr.get(key, [])})
+    out = [(row, f"EXG {i + 1}", "EMG") for i, row in enumerate(exg)]
+    accel = descr.get("accel_channels", [])
+    out += [(row, f"ACC {AXES[i]}", "ACC") for i, row in enumerate(accel[:3])]
+    return out
+
+
+class BrainFlowSource:
+    """A Source reading a BrainFlow board live (the synthetic board needs no hardware)."""
+
+    duration_s: float | None = None
+
+    def __init__(self, board: str, params: tuple[tuple[str, str], ...] = (), montage: Montage = NO_MONTAGE) -> None:
+        """``params`` are BrainFlowInputParams fields (serial_port, mac_address, ip_address, ...) plus
+        ``acc_unit`` (the accelerometer's unit, default g) and ``block_s``."""
+        from brainflow.board_shim import BoardShim, BrainFlowInputParams
+        from brainflow.exit_codes import BrainFlowError
+
+        self._error = BrainFlowError
+        self.board_id = board_id(board)
+        inputs = BrainFlowInputParams()
+        acc_unit, self.block_s = "g", 0.1
+        for key, value in params:
+            if key in ("ip_port", "ip_protocol", "timeout", "master_board"):
+                try:
+                    setattr(inputs, key, int(value))
+                except ValueError:
+                    raise InputError(f"brainflow: {key}={value!r} must be a whole number") from None
+            elif key in _INPUT_KEYS:
+                setattr(inputs, key, value)
+            elif key == "acc_unit":
+                acc_unit = value
+            elif key == "block_s":
+                try:
+                    self.block_s = float(value)
+                except ValueError:
+                    self.block_s = 0.0
+                if not 0 < self.block_s <= 5:
+                    raise InputError(f"brainflow: block_s={value!r} must be between 0 and 5 seconds")
+            else:
+                raise InputError(f"brainflow: unknown setting {key!r} (known: {', '.join(_INPUT_KEYS + _OUR_KEYS)})")
+        BoardShim.disable_board_logger()
+        descr = BoardShim.get_board_descr(self.board_id)
+        self.board_name = str(descr.get("name", board))
+        self.fs_hz = float(descr["sampling_rate"])
+        rows = board_labels(descr)
+        results = [(row, label, map_channel(label, self.fs_hz, "uV" if modality == "EMG" else acc_unit, montage))
+                   for row, label, modality in rows]
+        results = [(row, label, _check_modality(mapped, modality)) for (row, label, modality), (_, _, mapped)
+                   in zip(rows, results)]
+        mapped, self.skipped = split_mapped(results, f"BrainFlow board {self.board_name}")
+        log_skipped(f"BrainFlow {self.board_name}", self.skipped)
+        self.channels: tuple[Channel, ...] = tuple(m.channel for _, m in mapped)
+        self._rows = np.array([row for row, _ in mapped])
+        self._scales = np.array([m.scale for _, m in mapped], np.float64)[:, None]
+        self._counter_row = descr.get("package_num_channel")
+        self._time_row = descr.get("timestamp_channel")
+        self.clock = CounterClock(self.fs_hz, COUNTER_MODULO)
+        self._samples = ContiguousSamples(len(self.channels))
+        self._lock = threading.Lock()
+        self._closed = False
+        self._shim = BoardShim(self.board_id, inputs)
+        try:
+            self._shim.prepare_session()
+            self._shim.start_stream()
+        except BrainFlowError as exc:
+            self._release()
+            raise DeviceError(f"BrainFlow could not start the {self.board_name} board: {exc}") from None
+        self.start: datetime = datetime.now()
+        log.info("BrainFlow %s at %g Hz: %d channels used", self.board_name, self.fs_hz, len(self.channels))
+
+    def blocks(self) -> Iterator[Block]:
+        """Blocks of about ``block_s`` until close(); if the board fails, the samples received, then DeviceError."""
+        failure: DeviceError | None = None
+        try:
+            while not self._closed:
+                time.sleep(self.block_s)
+                with self._lock:
+                    if self._closed:
+                        break
+                    try:
+                        data = self._shim.get_board_data()
+                    except self._error as exc:
+                        failure = DeviceError(f"BrainFlow lost the {self.board_name} board: {exc}")
+                        break
+                self._place(data)
+                taken = self._samples.take()
+                if taken is not None:
+                    yield Block(self.channels, self.fs_hz, taken[0], taken[1], taken[2])
+            if failure is not None:
+                raise failure
+        finally:
+            self.close()
+
+    def _place(self, data: np.ndarray) -> None:
+        if not data.shape[1]:
+            return
+        values = (data[self._rows] * self._scales).astype(np.float32)
+        if self._counter_row is None:
+            self._samples.add(self._samples.end, values)
+            return
+        host_s = data[self._time_row] if self._time_row is not None else np.full(data.shape[1], time.time())
+        for run in self.clock.place(data[self._counter_row], host_s):
+            self._samples.add(run.index, values[:, run.lo:run.hi])
+
+    def close(self) -> None:
+        """Stop streaming and release the board (safe from any thread, more than once)."""
+        self._closed = True
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
+        shim, self._shim = getattr(self, "_shim", None), None
+        if shim is None:
+            return
+        try:
+            if shim.is_prepared():
+                shim.release_session()
+        except self._error as exc:
+            log.info("BrainFlow release: %s", exc)
+
+
+def _check_modality(mapped, modality: str):
+    """A montage entry must give an EXG row an EMG placement and an accelerometer row an ACC one."""
+    if isinstance(mapped, str) or mapped.channel.modality == modality:
+        return mapped
+    return f"the montage makes it {mapped.channel.modality}, but the board row is {modality}"

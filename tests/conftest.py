@@ -1,0 +1,31 @@
+"""Session-wide test setup.
+
+Lab Streaming Layer: every test (and every subprocess a test starts) runs
+with ``LSLAPICFG`` naming ``tests/lsl_api_loopback.cfg``, which keeps stream
+discovery and data on 127.0.0.1. It is set here, when pytest loads this file
+and so before any test module can import pylsl (liblsl reads the variable
+once, at its first use), and the session fixture keeps it so.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+LSL_LOOPBACK_CFG = Path(__file__).with_name("lsl_api_loopback.cfg")
+
+
+def _keep_lsl_on_loopback() -> None:
+    os.environ["LSLAPICFG"] = str(LSL_LOOPBACK_CFG)
+
+
+_keep_lsl_on_loopback()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def lsl_loopback_config() -> Path:
+    """The liblsl configuration every test uses (set before pylsl is imported)."""
+    _keep_lsl_on_loopback()
+    return LSL_LOOPBACK_CFG
