@@ -32,8 +32,8 @@ def run(args: argparse.Namespace) -> int:
     until = parse_date(args.until) if args.until else None
     detail = parse_date(args.night) if args.night else None
     with open_history(args, create=False) as history:
-        period = load_period(history, since, until)
-    path = write_report(period, args.out, detail_night=detail)
+        period = load_period(history, since, until, detail)
+    path = write_report(period, args.out)
     print(f"wrote {path}: {len(period.nights)} recorded night(s) from {period.first} to {period.last}, "
           f"{len(period.diary)} diary entr{'y' if len(period.diary) == 1 else 'ies'}")
     return 0

@@ -1,0 +1,286 @@
+"""History database and its commands, on real SQLite files and real simulated recordings.
+
+The recordings are short (1 minute, one foot, two EMG channels) so the whole
+module runs in well under a minute on two shared cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fascdetect.cli import main
+from fascdetect.history.store import MIGRATIONS, SCHEMA_VERSION, History, night_of
+
+NIGHTS = 5
+SIM_ARGS = ["--duration", "1m", "--sides", "R", "--emg-regions", "ADM,AbH", "--acc-regions", "", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def nights_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("nights") / "sim"
+    assert main(["simulate", "--nights", str(NIGHTS), "--start", "2026-03-02", "--out", str(out), *SIM_ARGS]) == 0
+    return out
+
+
+def edfs(d: Path) -> list[str]:
+    return sorted(str(p) for p in d.glob("*.edf"))
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def cli(args: list[str], capsys) -> tuple[int, str, str]:
+    rc = main(args)
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_simulated_history_has_a_recording_per_night_and_a_diary(nights_dir):
+    files = edfs(nights_dir)
+    assert [Path(f).stem for f in files] == [f"2026-03-0{d}" for d in range(2, 2 + NIGHTS)]
+    diary = (nights_dir / "diary.tsv").read_text().splitlines()
+    assert diary[0].split("\t") == ["date", "tags", "symptoms", "note"]
+    assert any("exercise=" in line for line in diary[1:])
+    assert mode(nights_dir / "diary.tsv") == 0o600
+
+
+def test_round_trip_add_twice_import_diary_and_report(nights_dir, tmp_path, capsys):
+    db = tmp_path / "h" / "history.sqlite3"
+    rc, out, _ = cli(["history", "add", "--no-progress", "--db", str(db), *edfs(nights_dir)], capsys)
+    assert rc == 0 and f"{NIGHTS} recording(s) stored, 0 already" in out
+    rc, out, _ = cli(["history", "add", "--no-progress", "--db", str(db), *edfs(nights_dir)], capsys)
+    assert rc == 0 and f"0 recording(s) stored, {NIGHTS} already in the history" in out
+    assert out.count("already in the history:") == NIGHTS
+    rc, out, _ = cli(["history", "list", "--json", "--db", str(db)], capsys)
+    rows = json.loads(out)
+    assert [r["night"] for r in rows] == [f"2026-03-0{d}" for d in range(2, 2 + NIGHTS)]
+    assert all(r["channels"] == 2 and r["version"] and r["settings"] for r in rows)
+    assert cli(["diary", "import", "--db", str(db), str(nights_dir / "diary.tsv")], capsys)[0] == 0
+    rc, out, _ = cli(["diary", "import", "--db", str(db), str(nights_dir / "diary.tsv")], capsys)
+    assert "imported 0 diary entries" in out and "already there" in out
+    report = tmp_path / "report.html"
+    rc, out, _ = cli(["report", "--db", str(db), "--out", str(report)], capsys)
+    assert rc == 0 and f"{NIGHTS} recorded night(s)" in out
+    html = report.read_text()
+    for d in range(2, 2 + NIGHTS):
+        assert f'<tr data-night="2026-03-0{d}">' in html
+    # exercise days have more little-toe twitching in the simulated person: the association must be positive
+    tag_row = html.split('data-tag="exercise"')[1]
+    difference = float(tag_row.split('data-difference="')[1].split('"')[0])
+    assert difference > 0
+    assert mode(db) == 0o600 and mode(db.parent) == 0o700 and mode(report) == 0o600
+    for side_file in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if side_file.exists():
+            assert mode(side_file) == 0o600
+
+
+def test_stored_rows_match_the_analysis(nights_dir, tmp_path, capsys):
+    first = edfs(nights_dir)[0]
+    db = tmp_path / "h.sqlite3"
+    rc, out, err = cli(["analyze", first, "--json", "--save", "--db", str(db)], capsys)
+    assert rc == 0 and "saved" in err
+    result = json.loads(out)
+    with History(db) as h:
+        (rec,) = h.recordings()
+        assert rec["n_events"] == len(result["events"])
+        assert len(h.events(rec["id"])) == len(result["events"])
+        assert rec["duration_s"] == pytest.approx(result["recording"]["duration_s"])
+        assert rec["start"] == result["recording"]["start"]
+        stored = {(r["side"], r["region"]): r["twitches"] for r in h.regions(rec["id"])}
+        assert stored == {(r["side"], r["region"]): r["twitches"] for r in result["summary"]["regions"]}
+        chans = h.channels(rec["id"])
+        assert [c["label"] for c in chans] == [c["label"] for c in result["recording"]["channels"]]
+        assert all(0 < c["rest_s"] <= rec["duration_s"] for c in chans)
+    rc, _, err = cli(["analyze", first, "--save", "--db", str(db)], capsys)
+    assert rc == 0 and "already in the history" in err
+
+
+def test_remove_deletes_the_recording_and_its_rows(nights_dir, tmp_path, capsys):
+    db = tmp_path / "h.sqlite3"
+    cli(["history", "add", "--no-progress", "--db", str(db), edfs(nights_dir)[1]], capsys)
+    rc, out, _ = cli(["history", "remove", "1", "--db", str(db)], capsys)
+    assert rc == 0 and "removed recording 1" in out
+    con = sqlite3.connect(db)
+    assert [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("recordings", "events", "regions",
+                                                                            "channels", "movement")] == [0] * 5
+    con.close()
+    rc, _, err = cli(["history", "remove", "1", "--db", str(db)], capsys)
+    assert rc == 6 and "no recording with id 1" in err and len(err.strip().splitlines()) == 1
+
+
+def test_diary_add_and_list(tmp_path, capsys):
+    db = str(tmp_path / "h.sqlite3")
+    rc, out, _ = cli(["diary", "add", "--db", db, "--date", "2026-03-04", "--tag", "caffeine=3", "--tag", "Hot-Soak",
+                      "--symptom", "pain", "--symptom", "pain", "--note", "long day"], capsys)
+    assert rc == 0 and "night of 2026-03-04" in out
+    rc, out, _ = cli(["diary", "list", "--json", "--db", db], capsys)
+    (e,) = json.loads(out)
+    assert e["night"] == "2026-03-04" and e["symptoms"] == ["pain"] and e["note"] == "long day"
+    assert e["tags"] == [{"name": "caffeine", "value": "3"}, {"name": "hot-soak", "value": ""}]
+    rc, _, err = cli(["diary", "add", "--db", db, "--tag", "bad tag!"], capsys)
+    assert rc == 2 and "bad diary tag" in err
+    rc, _, err = cli(["diary", "add", "--db", db, "--date", "2026-02-30", "--note", "x"], capsys)
+    assert rc == 2 and "cannot read date" in err
+    rc, _, err = cli(["diary", "add", "--db", db], capsys)
+    assert rc == 2 and "nothing to note" in err
+    with pytest.raises(SystemExit):  # argparse: not one of the fixed warning signs
+        main(["diary", "add", "--db", db, "--symptom", "itching"])
+
+
+def test_diary_default_date_follows_the_night_rule(tmp_path, capsys):
+    db = str(tmp_path / "h.sqlite3")
+    cli(["diary", "add", "--db", db, "--tag", "stress=high"], capsys)
+    rc, out, _ = cli(["diary", "list", "--json", "--db", db], capsys)
+    assert json.loads(out)[0]["night"] == night_of(datetime.now()).isoformat()
+
+
+@given(st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2100, 1, 1)))
+def test_night_of_is_the_evening_the_night_began(t):
+    expected = t.date() if t.hour >= 12 else t.date() - timedelta(days=1)
+    assert night_of(t) == expected
+
+
+def _first_schema_file(path: Path) -> None:
+    """A database exactly as the first schema left it, with one recording in it."""
+    con = sqlite3.connect(path)
+    for statement in MIGRATIONS[0].split(";"):
+        if statement.strip():
+            con.execute(statement)
+    con.execute("PRAGMA application_id=1178686275")
+    con.execute("PRAGMA user_version=1")
+    con.execute("INSERT INTO recordings VALUES (7, 'abc', '/x/night.edf', '2026-03-02T23:00:00', '2026-03-02', 3600.0, "
+                "'{}', '0.1.0', '2026-03-03T08:00:00+00:00', 0, '[]', '[]')")
+    con.execute("INSERT INTO channels VALUES (7, 'EMG R-ADM', 'EMG', 'R', 'ADM', NULL, 'uV', 2000.0, 3500.0)")
+    con.execute("INSERT INTO regions VALUES (7, 'R', 'ADM', 120, 2.057, 3500.0, 0, 0, 0, 0.0, 0.0)")
+    con.commit()
+    con.close()
+
+
+def test_migration_from_the_first_schema(tmp_path, capsys):
+    db = tmp_path / "old.sqlite3"
+    _first_schema_file(db)
+    with History(db) as h:
+        assert h.schema_version == SCHEMA_VERSION
+        (rec,) = h.recordings()
+        assert rec["id"] == 7 and rec["twitches"] == 120
+        h.add_diary("2026-03-02", [("exercise", "jog")], ["numbness"], "")
+    rc, out, _ = cli(["diary", "list", "--json", "--db", str(db)], capsys)
+    assert json.loads(out)[0]["symptoms"] == ["numbness"]
+    rc, out, _ = cli(["report", "--db", str(db), "--out", str(tmp_path / "r.html")], capsys)
+    assert rc == 0 and "numbness or tingling" in (tmp_path / "r.html").read_text()
+
+
+def test_newer_schema_is_refused_unchanged(tmp_path, capsys):
+    db = tmp_path / "new.sqlite3"
+    _first_schema_file(db)
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version=99")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    rc, _, err = cli(["diary", "add", "--db", str(db), "--note", "x"], capsys)
+    assert rc == 6 and "newer fascdetect" in err and len(err.strip().splitlines()) == 1
+    assert db.read_bytes() == before
+
+
+@pytest.mark.parametrize("content", [b"this is not a database\n" * 200, b"SQLite format 3\x00" + b"\xff" * 4000])
+def test_corrupt_database_gives_one_line_and_changes_nothing(nights_dir, tmp_path, capsys, content):
+    db = tmp_path / "bad.sqlite3"
+    db.write_bytes(content)
+    for args in (["history", "add", "--no-progress", edfs(nights_dir)[0]], ["history", "list"],
+                 ["diary", "add", "--note", "x"], ["report", "--out", str(tmp_path / "r.html")],
+                 ["analyze", edfs(nights_dir)[0], "--save"]):
+        rc, _, err = cli([*args, "--db", str(db)], capsys)
+        assert rc == 6, (args, err)
+        assert len(err.strip().splitlines()) == 1 and str(db) in err and "Traceback" not in err
+        assert db.read_bytes() == content
+    assert not (tmp_path / "r.html").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.sqlite3"]
+
+
+def test_another_programs_database_is_refused(tmp_path, capsys):
+    db = tmp_path / "other.sqlite3"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE songs (title TEXT)")
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    rc, _, err = cli(["diary", "add", "--note", "x", "--db", str(db)], capsys)
+    assert rc == 6 and "another program" in err and db.read_bytes() == before
+
+
+def test_locked_database_gives_one_line_and_changes_nothing(tmp_path, capsys):
+    db = tmp_path / "h.sqlite3"
+    with History(db) as h:
+        h.add_diary("2026-03-02", [("a", "")], [], "")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        rc, _, err = cli(["diary", "add", "--note", "while locked", "--db", str(db)], capsys)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert rc == 6 and "busy" in err and len(err.strip().splitlines()) == 1
+    with History(db) as h:
+        assert [e["note"] for e in h.diary()] == [""]
+
+
+def _count_consistent(db: Path) -> int:
+    """Recordings in the database, after checking each has exactly its events and summary rows."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        rows = con.execute("SELECT id, n_events FROM recordings").fetchall()
+        for rid, n_events in rows:
+            assert con.execute("SELECT count(*) FROM events WHERE recording_id=?", (rid,)).fetchone()[0] == n_events
+            assert con.execute("SELECT count(*) FROM regions WHERE recording_id=?", (rid,)).fetchone()[0] == 2
+            assert con.execute("SELECT count(*) FROM channels WHERE recording_id=?", (rid,)).fetchone()[0] == 2
+        assert con.execute("SELECT count(*) FROM events WHERE recording_id NOT IN (SELECT id FROM recordings)"
+                           ).fetchone()[0] == 0
+        return len(rows)
+    finally:
+        con.close()
+
+
+def test_killed_add_leaves_a_consistent_database(nights_dir, tmp_path):
+    db = tmp_path / "h.sqlite3"
+    files = edfs(nights_dir)
+    cmd = [sys.executable, "-m", "fascdetect", "history", "add", "--no-progress", "--db", str(db), *files]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    stored = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)
+                stored = con.execute("SELECT count(*) FROM recordings").fetchone()[0]
+                con.close()
+            except sqlite3.Error:
+                stored = 0  # schema not there yet
+        if stored >= 1:
+            break
+        time.sleep(0.02)
+    killed = proc.poll() is None
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert killed, "history add finished before it could be killed"
+    kept = _count_consistent(db)
+    assert 1 <= kept < len(files)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{len(files) - kept} recording(s) stored, {kept} already in the history" in done.stdout
+    assert _count_consistent(db) == len(files)
