@@ -1,4 +1,4 @@
-"""``python -m benchmarks accuracy|speed|latency|all|report [--quick]``: JSON to benchmarks/results/, tables to stdout."""
+"""``python -m benchmarks accuracy|speed|latency|startup|all|report [--quick]``: JSON to benchmarks/results/, tables to stdout."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def _accuracy_report(body: dict, args: argparse.Namespace) -> Path:
 
 def _report(args: argparse.Namespace) -> None:
     """Tables (and the plot) again from the JSON files of the last runs, without running anything."""
-    from benchmarks import latency, speed
+    from benchmarks import latency, speed, startup
 
     for name, show in (("accuracy", lambda b: _accuracy_report(b, args)), ("speed", lambda b: print(speed.table(b))),
-                       ("latency", lambda b: print(latency.table(b)))):
+                       ("latency", lambda b: print(latency.table(b))), ("startup", lambda b: print(startup.table(b)))):
         path = RESULTS_DIR / f"{name}{_suffix(args)}.json"
         if path.exists():
             doc = json.loads(path.read_text())
@@ -74,7 +74,17 @@ def _latency(args: argparse.Namespace) -> None:
     print(f"\nwrote {path}")
 
 
-RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency}
+def _startup(args: argparse.Namespace) -> None:
+    from benchmarks import startup
+
+    started = machine.start()
+    body = startup.run(args.quick)
+    path = machine.write_result(f"startup{_suffix(args)}", body, started)
+    print(startup.table(body))
+    print(f"\nwrote {path}")
+
+
+RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency, "startup": _startup}
 HEADLINE_SNR_DB = (12.0, 20.0)
 
 
