@@ -284,3 +284,13 @@ def test_killed_add_leaves_a_consistent_database(nights_dir, tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"{len(files) - kept} recording(s) stored, {kept} already in the history" in done.stdout
     assert _count_consistent(db) == len(files)
+
+
+def test_record_save_stores_the_night_when_the_recording_closes(tmp_path, capsys):
+    db, out = tmp_path / "h.sqlite3", tmp_path / "rec.edf"
+    rc, stdout, _ = cli(["record", "--source", "sim:rest", "--duration", "5s", "--out", str(out), "--status-every", "0",
+                         "--save", "--db", str(db)], capsys)
+    assert rc == 0 and "saved" in stdout
+    with History(db) as h:
+        (rec,) = h.recordings()
+        assert rec["duration_s"] == pytest.approx(5.0) and Path(rec["path"]) == out.resolve()

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, Iterator
 
+from fascdetect.commands._history import add_db_argument
 from fascdetect.commands._lsl_events import add_lsl_events_argument, open_event_outlet
 from fascdetect.commands.simulate import parse_duration
 from fascdetect.errors import InputError
@@ -48,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--status-every", type=float, default=STATUS_EVERY_S, metavar="S",
                    help=f"seconds between status lines on stderr (default {STATUS_EVERY_S:g}; 0: none)")
     add_lsl_events_argument(p)
+    p.add_argument("--save", action="store_true", help="when the recording closes, analyse the file and store the "
+                   "night in the history database (see history)")
+    add_db_argument(p)
     return p
 
 
@@ -140,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
     if args.lsl_events is not None and args.no_detect:
         raise InputError("--lsl-events publishes detected events; it cannot go with --no-detect")
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
+    if args.save:
+        from fascdetect.commands._history import open_history
+
+        open_history(args).close()  # a corrupt or foreign database is reported now, not after the night
     source = open_cli_source(spec, montage)
     status = _Status(args.status_every)
     outlet = None
@@ -165,4 +173,19 @@ def run(args: argparse.Namespace) -> int:
     ended = f"stopped by {stop.received}" if stop.received else "complete"
     print(f"wrote {recorder.path} ({len(source.channels)} channels, {recorder.file_s:g} s, {ended}): {counts}"
           + (f"; {recorder.gap_s:.2f} s of lost data marked as gaps" if recorder.gap_s else ""))
+    if args.save:
+        _save(args, recorder.path, recorder.file_s, config)
     return 0
+
+
+def _save(args: argparse.Namespace, path, file_s: float, config) -> None:
+    """Analyse the closed file (the same detector as ``analyze``) and store it in the history."""
+    from fascdetect.analyze import analyze_path
+    from fascdetect.commands._history import open_history, save_result, saved_line
+
+    if file_s <= 0:
+        print("nothing recorded: not saved to the history", file=sys.stderr)
+        return
+    result = analyze_path(path, config=config, progress=None)
+    with open_history(args) as history:
+        print(saved_line(save_result(history, result, path), path, history))
