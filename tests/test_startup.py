@@ -34,14 +34,18 @@ with contextlib.redirect_stdout(out):
         main(sys.argv[1:])
     except SystemExit as exc:
         code = exc.code
-print(json.dumps({"code": code, "help": out.getvalue(), "modules": sorted(sys.modules)}))
+print(json.dumps({"code": code, "stdout": out.getvalue(), "modules": sorted(sys.modules)}))
 """
 
 
-def _help(*argv: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *argv, "--help"], capture_output=True, text=True,
+def _probe(*argv: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True,
                           cwd=ROOT, timeout=60, check=True)
     return json.loads(proc.stdout.splitlines()[-1])
+
+
+def _help(*argv: str) -> dict:
+    return _probe(*argv, "--help")
 
 
 def _heavy(modules: list[str]) -> list[str]:
@@ -52,10 +56,18 @@ def _heavy(modules: list[str]) -> list[str]:
 def test_help_loads_no_heavy_package(argv: tuple[str, ...]) -> None:
     probe = _help(*argv)
     assert probe["code"] == 0
-    assert probe["help"].startswith("usage: fascdetect"), probe["help"][:200]
+    assert probe["stdout"].startswith("usage: fascdetect"), probe["stdout"][:200]
     assert not _heavy(probe["modules"]), (
         f"`{' '.join(('fascdetect', *argv, '--help'))}` imported {_heavy(probe['modules'])}: import them inside run() "
         "(see the note in fascdetect/cli.py)")
+
+
+def test_show_config_loads_no_detector_or_reader(tmp_path: Path) -> None:
+    """``analyze FILE --show-config`` prints the settings without opening FILE, so it needs no scipy or reader."""
+    probe = _probe("analyze", str(tmp_path / "not-read.edf"), "--show-config")
+    assert probe["code"] is None
+    assert '"emg_band_hz"' in probe["stdout"]
+    assert not _heavy(probe["modules"])
 
 
 def test_help_texts_keep_data_from_light_modules() -> None:
@@ -67,9 +79,9 @@ def test_help_texts_keep_data_from_light_modules() -> None:
     def flat(text: str) -> str:  # argparse re-wraps help text, also after hyphens
         return "".join(text.split())
 
-    assert flat(SUPPORTED) in flat(_help("analyze")["help"])
-    simulate = flat(_help("simulate")["help"])
+    assert flat(SUPPORTED) in flat(_help("analyze")["stdout"])
+    simulate = flat(_help("simulate")["stdout"])
     for name, scenario in SCENARIOS.items():
         assert flat(f"{name}: {scenario.description}") in simulate
     for command in ("monitor", "record"):
-        assert flat(SPEC_FORMS) in flat(_help(command)["help"])
+        assert flat(SPEC_FORMS) in flat(_help(command)["stdout"])
