@@ -40,6 +40,7 @@ table { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 6px 0
 th, td { border-bottom: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.norec td { color: var(--muted); }
+td { overflow-wrap: anywhere; } td:first-child { white-space: nowrap; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
 .charts > div { flex: 0 0 340px; }
 .charts.wide > div { flex: 1 1 440px; }
@@ -54,6 +55,7 @@ footer { margin-top: 32px; font-size: 12px; color: var(--muted); }
   section, .clinician, figure, svg, tr { break-inside: avoid; page-break-inside: avoid; }
   h2 { break-after: avoid; page-break-after: avoid; }
   #nightly-section { break-before: page; }
+  table { font-size: 10px; } th, td { padding: 2px 3px; }
 }
 """
 
