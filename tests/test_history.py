@@ -294,3 +294,43 @@ def test_record_save_stores_the_night_when_the_recording_closes(tmp_path, capsys
     with History(db) as h:
         (rec,) = h.recordings()
         assert rec["duration_s"] == pytest.approx(5.0) and Path(rec["path"]) == out.resolve()
+
+
+def test_two_recordings_of_one_night_are_pooled(tmp_path, capsys, monkeypatch):
+    a, b = tmp_path / "a.edf", tmp_path / "b.edf"
+    assert main(["simulate", "--start", "2026-03-02T23:10", "--out", str(a), "--seed", "1", *SIM_ARGS]) == 0
+    assert main(["simulate", "--start", "2026-03-03T02:40", "--out", str(b), "--seed", "2", *SIM_ARGS]) == 0
+    monkeypatch.setenv("FASCDETECT_DB", str(tmp_path / "env.sqlite3"))
+    rc, out, _ = cli(["history", "add", "--no-progress", str(a), str(b)], capsys)
+    assert rc == 0 and str(tmp_path / "env.sqlite3") in out
+    from fascdetect.history.nights import load_period
+
+    with History() as h:
+        assert [r["night"] for r in h.recordings()] == ["2026-03-02", "2026-03-02"]
+        p = load_period(h)
+        twitches = sum(r["twitches"] for rec in h.recordings() for r in h.regions(rec["id"]))
+    (night,) = p.nights
+    assert night.recorded_s == pytest.approx(120.0) and night.twitches == twitches
+    assert p.detail.recordings[1][0] == pytest.approx(3.5 * 3600)  # the second starts 3 h 30 min later
+    html_path = tmp_path / "r.html"
+    assert main(["report", "--out", str(html_path)]) == 0
+    assert html_path.read_text().count('<tr data-night="') == 1
+
+
+def test_add_goes_on_past_an_unreadable_file(nights_dir, tmp_path, capsys):
+    junk = tmp_path / "junk.edf"
+    junk.write_bytes(b"0" * 512)
+    db = tmp_path / "h.sqlite3"
+    rc, out, err = cli(["history", "add", "--no-progress", "--db", str(db), str(junk), edfs(nights_dir)[0]], capsys)
+    assert rc == 3 and "junk.edf" in err and "1 recording(s) stored" in out and "1 could not be read" in out
+
+
+def test_rest_time_comes_from_the_summary_when_it_has_it():
+    from fascdetect.history.store import channel_rest_s
+
+    chans = [{"label": "EMG R-ADM", "side": "R"}, {"label": "EMG R-AbH", "side": "R"}]
+    movement = {"movement": {"R": {"count": 1, "total_s": 10.0}}}
+    assert channel_rest_s(movement, chans, 100.0) == {"EMG R-ADM": 90.0, "EMG R-AbH": 90.0}
+    for summary in ({"channels": [{"label": "EMG R-ADM", "rest_s": 42.0}]},
+                    {"channels": {"EMG R-ADM": {"rest_s": 42.0}}}, {"rest_s": {"EMG R-ADM": 42.0}}):
+        assert channel_rest_s(summary | movement, chans, 100.0) == {"EMG R-ADM": 42.0, "EMG R-AbH": 90.0}

@@ -31,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
     since = parse_date(args.since) if args.since else None
     until = parse_date(args.until) if args.until else None
     detail = parse_date(args.night) if args.night else None
+    if since and until and since > until:
+        from fascdetect.errors import InputError
+
+        raise InputError(f"--from {since} is after --to {until}")
     with open_history(args, create=False) as history:
         period = load_period(history, since, until, detail)
     path = write_report(period, args.out)
