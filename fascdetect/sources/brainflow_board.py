@@ -4,9 +4,10 @@
 board by BrainFlow's name (``CYTON_BOARD``, or just ``cyton``) or numeric id,
 starts streaming, and yields its EXG channels (µV: BrainFlow returns EXG in
 µV) and accelerometer channels as Blocks. BrainFlow gives channels no
-placement, so they are labelled ``EXG 1`` … ``EXG n`` and ``ACC X/Y/Z`` (in
+placement, so its rows are named ``EXG 1`` … ``EXG n`` and ``ACC X/Y/Z`` (in
 the board's row order) and placed by a montage file, as a file's unusual
-labels are. Samples lost on the way (radio drop-outs) are found from the
+labels are; the channels then carry the placement's conventional label
+(``EMG L-FDB``), so a recording reads back without the montage. Samples lost on the way (radio drop-outs) are found from the
 board's package counter, zero-filled and marked in ``Block.gap``.
 
 BrainFlow is imported when a source is opened, never at module import.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Iterator
 
@@ -111,9 +113,13 @@ class BrainFlowSource:
                    for row, label, modality in rows]
         results = [(row, label, _check_modality(mapped, modality)) for (row, label, modality), (_, _, mapped)
                    in zip(rows, results)]
+        results = _first_per_placement(results)
         mapped, self.skipped = split_mapped(results, f"BrainFlow board {self.board_name}")
         log_skipped(f"BrainFlow {self.board_name}", self.skipped)
-        self.channels: tuple[Channel, ...] = tuple(m.channel for _, m in mapped)
+        # "EXG 1" is our name for a board row, not the sensor's: channels (and so the recording) carry the
+        # placement's conventional label, so the file reads back without the montage.
+        self.channels: tuple[Channel, ...] = tuple(replace(m.channel, label=m.channel.placement.label())
+                                                   for _, m in mapped)
         self._rows = np.array([row for row, _ in mapped])
         self._scales = np.array([m.scale for _, m in mapped], np.float64)[:, None]
         self._counter_row = descr.get("package_num_channel")
@@ -188,3 +194,18 @@ def _check_modality(mapped, modality: str):
     if isinstance(mapped, str) or mapped.channel.modality == modality:
         return mapped
     return f"the montage makes it {mapped.channel.modality}, but the board row is {modality}"
+
+
+def _first_per_placement(results: list) -> list:
+    """Two rows mapped to one placement would be two channels with one label: the later one is skipped."""
+    seen: dict[str, str] = {}
+    out = []
+    for row, label, mapped in results:
+        if not isinstance(mapped, str):
+            key = mapped.channel.placement.label()
+            if key in seen:
+                mapped = f"the montage gives it the same placement ({key}) as {seen[key]}"
+            else:
+                seen[key] = label
+        out.append((row, label, mapped))
+    return out

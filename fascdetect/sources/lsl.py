@@ -197,6 +197,8 @@ class LslSource:
         log_skipped(f"LSL stream {info.name()!r}", self.skipped)
         self._columns = np.array([i for i, _ in mapped])
         self._scales = np.array([m.scale for _, m in mapped], np.float64)[:, None]
+        self._offsets = np.array([m.offset for _, m in mapped], np.float64)[:, None]
+        """Raw-count streams (no unit, a montage calibration): value = (count - offset) × scale."""
         self.channels: tuple[Channel, ...] = tuple(m.channel for _, m in mapped)
         self.clock = TimestampClock(self.fs_hz, self.options.gap_tolerance_s)
         self._samples = ContiguousSamples(len(self.channels))
@@ -232,23 +234,27 @@ class LslSource:
     # ------------------------------------------------------------- stream
     def blocks(self) -> Iterator[Block]:
         """Blocks of about ``block_s`` until close(); after a give-up, the samples held, then DeviceError."""
-        pulled_at = time.monotonic()
+        emitted_at = time.monotonic()
         while not self._closed:
             try:
-                got = self._pull()
+                self._pull()
             except self._lsl.util.LostError:
                 yield from self._emit()
-                self._reconnect()
+                try:
+                    self._reconnect()
+                except DeviceError:
+                    yield from self._emit(final=True)
+                    raise
                 continue
             now = time.monotonic()
-            if got:
-                pulled_at = pulled_at if self._samples.held else now
-            if self._samples.held >= self._block_n or (self._samples.held and now - pulled_at >= self.options.block_s):
+            held = self._samples.held
+            if held >= self._block_n or (held and now - emitted_at >= self.options.block_s):
                 yield from self._emit()
+                emitted_at = now
             if now - self._corrected_at >= TIME_CORRECTION_EVERY_S:
                 self.correction_s = self._time_correction(timeout_s=0.01) or self.correction_s
                 self._corrected_at = now
-        yield from self._emit()
+        yield from self._emit(final=True)
 
     def _pull(self) -> int:
         data, stamps = self._inlet.pull_chunk(timeout=self.options.block_s, max_samples=max(self._block_n, 1024),
@@ -260,17 +266,23 @@ class LslSource:
             self._started = True
             age_s = self._lsl.local_clock() - (float(stamps[0]) + self.correction_s)
             self.start = datetime.now() - timedelta(seconds=max(0.0, age_s))
-        values = (np.asarray(data, np.float64)[:, self._columns].T * self._scales).astype(np.float32)
+        values = ((np.asarray(data, np.float64)[:, self._columns].T - self._offsets) * self._scales).astype(np.float32)
         lost_before = self.clock.lost
-        for run in self.clock.place(stamps):
-            self._samples.add(run.index, values[:, run.lo:run.hi])
+        for index, part in self.clock.push(stamps, values):
+            self._samples.add(index, part)
         self.stats.chunks += 1
         self.stats.samples += n
         self.stats.lost_samples += self.clock.lost - lost_before
         self.stats.repeated_samples = self._samples.duplicates
         return n
 
-    def _emit(self) -> Iterator[Block]:
+    def _emit(self, final: bool = False) -> Iterator[Block]:
+        """The samples placed so far as one Block; ``final`` also places those held for a gap decision."""
+        if final:
+            lost_before = self.clock.lost
+            for index, part in self.clock.flush():
+                self._samples.add(index, part)
+            self.stats.lost_samples += self.clock.lost - lost_before
         taken = self._samples.take()
         if taken is not None:
             start, data, gap = taken

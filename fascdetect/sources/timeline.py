@@ -34,70 +34,91 @@ class TimestampClock:
     """Sample indices from per-sample timestamps at a nominal rate.
 
     A sample is counted as the next one unless its timestamp is later than
-    the next index's expected time by more than the tolerance: then the
-    samples in between were lost, and the index jumps by the time passed.
-    The expected time follows the stream slowly (an average of each chunk's
+    the next index's expected time by more than the tolerance. Lateness has
+    two causes that must not be confused: lost samples (every later sample
+    is late by the same amount) and jitter in the sender's stamping (a chunk
+    pushed late, the next ones on time again). So a late stretch is held
+    until ``confirm_s`` and a few pushes of later samples have arrived, and the gap is the
+    smallest lateness among them: a real loss is kept (exactly, whatever the
+    jitter on top), a late push is counted as contiguous. The expected time
+    follows the stream slowly (an average of each accepted stretch's
     lateness), so a sender's clock drift of tens of ppm over a night never
-    looks like a loss, and jitter in the sender's stamping is averaged out.
-    The tolerance widens to five times the jitter seen, so a stream stamped
-    at push time (late by a connection interval now and then) does not make
-    false gaps; a loss shorter than the tolerance is absorbed (its samples
-    are counted as if contiguous) rather than invented.
+    looks like a loss. A loss shorter than the tolerance is absorbed (its
+    neighbours counted as contiguous) rather than invented.
     """
 
     SMOOTHING = 0.05
-    """Weight of each chunk's mean lateness in the running expected time."""
-    JITTER_FACTOR = 5.0
+    """Weight of each accepted stretch's lateness in the running expected time."""
+    CONFIRM_STRETCHES = 4
+    """A late stretch is judged once this many stretches (pushes) and ``confirm_s`` have followed it."""
 
-    def __init__(self, fs_hz: float, tolerance_s: float = 0.005) -> None:
+    def __init__(self, fs_hz: float, tolerance_s: float = 0.005, confirm_s: float = 0.5) -> None:
         self.fs_hz = fs_hz
         self.tolerance_s = max(tolerance_s, 0.5 / fs_hz)
+        self.confirm_s = confirm_s
         self.next = 0
-        """Index the next sample gets if nothing was lost."""
+        """Index the next decided sample gets if nothing was lost."""
         self.offset_s: float | None = None
         """Timestamp of index 0 as the stream's clock runs now (sample n is at offset_s + n / fs_hz)."""
-        self.jitter_s = 0.0
         self.lost = 0
         """Samples found missing so far."""
-
-    @property
-    def threshold_s(self) -> float:
-        return max(self.tolerance_s, self.JITTER_FACTOR * self.jitter_s)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        """Stretches (timestamps, data channels × n), each internally contiguous, not yet placed."""
 
     def timestamp_s(self, index: float) -> float | None:
         """The stream-clock time of sample ``index`` (None before the first sample)."""
         return None if self.offset_s is None else self.offset_s + index / self.fs_hz
 
-    def place(self, timestamps: np.ndarray) -> list[Run]:
-        """Runs of contiguous indices for a chunk's timestamps (in arrival order)."""
+    @property
+    def held(self) -> int:
+        return sum(len(ts) for ts, _ in self._pending)
+
+    def push(self, timestamps: np.ndarray, data: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        """(first index, data) of the samples that can be placed now; a late stretch waits for confirmation."""
         ts = np.asarray(timestamps, dtype=np.float64)
-        if self.offset_s is None and ts.size:
+        if not ts.size:
+            return []
+        if self.offset_s is None:
             self.offset_s = float(ts[0])
-        runs: list[Run] = []
-        lo = 0
-        while lo < ts.size:
+        step = np.diff(ts) - 1.0 / self.fs_hz
+        cuts = np.flatnonzero(np.abs(step) > self.tolerance_s) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, ts.size]):
+            self._pending.append((ts[lo:hi], data[:, lo:hi]))
+        return self._decide(final=False)
+
+    def flush(self) -> list[tuple[int, np.ndarray]]:
+        """Place everything held (the stream ended or was lost): a late stretch is judged on what followed it."""
+        return self._decide(final=True)
+
+    def _decide(self, final: bool) -> list[tuple[int, np.ndarray]]:
+        out: list[tuple[int, np.ndarray]] = []
+        while self._pending:
             assert self.offset_s is not None
-            late = ts[lo:] - (self.next + np.arange(ts.size - lo)) / self.fs_hz - self.offset_s
-            if late[0] < -max(1.0, 20 * self.threshold_s):
+            lates, index = [], self.next
+            for ts, _ in self._pending:
+                lates.append(float(ts[0]) - index / self.fs_hz - self.offset_s)
+                index += len(ts)
+            if lates[0] < -max(1.0, 20 * self.tolerance_s):
                 # the stream's clock jumped back (a sender restarted on another clock): re-anchor, keep counting
-                log.warning("stream timestamps jumped back by %.3f s; continuing the sample count", -late[0])
-                self.offset_s += float(late[0])
+                log.warning("stream timestamps jumped back by %.3f s; continuing the sample count", -lates[0])
+                self.offset_s += lates[0]
                 continue
-            jumps = np.flatnonzero(late > self.threshold_s)
-            hi = lo + (int(jumps[0]) if jumps.size else late.size)
-            if hi > lo:
-                runs.append(Run(self.next, lo, hi))
-                self.next += hi - lo
-                mean_late = float(late[: hi - lo].mean())
-                self.jitter_s += self.SMOOTHING * (abs(mean_late) - self.jitter_s)
-                self.offset_s += self.SMOOTHING * mean_late
-            if hi < ts.size:
-                missing = max(1, round(float(late[hi - lo]) * self.fs_hz))
-                self.next += missing
-                self.lost += missing
-                log.info("%d samples lost before stream time %.3f s: zero-filled and marked as a gap", missing, ts[hi])
-            lo = hi
-        return runs
+            if lates[0] > self.tolerance_s:
+                span_s = float(self._pending[-1][0][-1] - self._pending[0][0][0])
+                if not final and (span_s < self.confirm_s or len(self._pending) < self.CONFIRM_STRETCHES):
+                    break  # wait: a loss if what follows stays late, jitter if it comes back on time
+                missing = round(min(lates) * self.fs_hz)
+                if min(lates) > self.tolerance_s and missing > 0:
+                    self.next += missing
+                    self.lost += missing
+                    log.info("%d samples lost before stream time %.3f s: zero-filled and marked as a gap",
+                             missing, self._pending[0][0][0])
+            ts, data = self._pending.pop(0)
+            out.append((self.next, data))
+            self.offset_s += self.SMOOTHING * (float(ts.mean()) - (self.next + (len(ts) - 1) / 2) / self.fs_hz
+                                               - self.offset_s)
+            self.next += len(ts)
+        return out
 
 
 class CounterClock:
