@@ -4,6 +4,17 @@ A detected event matches a true one of the same kind, side and region when
 their onsets differ by at most the kind's tolerance; each event matches at
 most once (closest onsets first). Region mistakes therefore count as both a
 miss and a false alarm, as a user would see them.
+
+Long states are scored by time overlap instead (issue 10): a true ``activity``
+is found when a detected ``activity`` of its side and region, or a detected
+``movement`` of its side, overlaps it; a true gait ``movement`` (flag ``gait``)
+when a detected ``movement`` of its side overlaps it. Detections that overlap
+a true state they are allowed to describe are not false alarms (several are
+fragments). ``coverage`` is the fraction of true activity (or gait) time
+covered by detected activity or movement on that side (and region, for
+activity). True twitches flagged ``masked`` (fired inside voluntary activity or
+gait) are not truth: they must not be counted, so detecting one is a false
+alarm. Old kinds with no gait or masked truth score exactly as before.
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ import numpy as np
 
 from fascdetect.model import EVENT_KINDS, Event
 
-ONSET_TOLERANCE_S = {"twitch": 0.025, "burst": 0.25, "cramp": 0.5, "movement": 0.5}
+ONSET_TOLERANCE_S = {"twitch": 0.025, "burst": 0.25, "cramp": 0.5, "movement": 0.5, "activity": 0.5}
 
 
 @dataclass
@@ -28,6 +39,15 @@ class KindScore:
     duration_errors_s: list[float] = field(default_factory=list)
     fragments: list[int] = field(default_factory=list)
     """For each true event, how many detected events of its kind overlap it (1 is ideal)."""
+    true_s: float = 0.0
+    """Time (s) of the true activity or gait this kind's coverage is measured on (0: none)."""
+    covered_s: float = 0.0
+    """Of ``true_s``, the time covered by detected activity or movement of the same place."""
+
+    @property
+    def coverage(self) -> float | None:
+        """Fraction of true activity/gait time covered by detections (None when there is none)."""
+        return self.covered_s / self.true_s if self.true_s > 0 else None
 
     @property
     def precision(self) -> float:
@@ -59,6 +79,7 @@ class KindScore:
             "duration_error_median_s": round(float(np.median(np.abs(self.duration_errors_s))), 3)
             if self.duration_errors_s else None,
             "mean_fragments": round(float(np.mean(self.fragments)), 3) if self.fragments else None,
+            **({"coverage": round(self.coverage, 4), "true_s": round(self.true_s, 3)} if self.true_s > 0 else {}),
         }
 
 
@@ -69,8 +90,13 @@ def score(detected: list[Event], truth: list[Event], tolerance_s: dict[str, floa
     out = {}
     for kind in EVENT_KINDS:
         det = [e for e in detected if e.kind == kind]
-        tru = [e for e in truth if e.kind == kind]
+        tru = [e for e in truth if e.kind == kind and not (kind == "twitch" and MASKED in e.flags)]
         s = KindScore(kind)
+        if kind == "activity":
+            out[kind] = _score_activity(det, detected, truth, tol[kind])
+            continue
+        gait = [t for t in tru if kind == "movement" and GAIT in t.flags]
+        tru = [t for t in tru if GAIT not in t.flags] if gait else tru
         matches = _match(det, tru, tol[kind], same_region=True)
         for i, j in matches:
             s.onset_errors_s.append(det[i].onset_s - tru[j].onset_s)
@@ -81,7 +107,92 @@ def score(detected: list[Event], truth: list[Event], tolerance_s: dict[str, floa
         if kind in ("cramp", "movement"):
             s.fragments = [sum(1 for d in det if d.side == t.side and d.onset_s < t.end_s and d.end_s > t.onset_s)
                            for t in tru]
+        if gait:
+            _score_gait(s, det, {i for i, _ in matches}, gait, detected)
         out[kind] = s
+    return out
+
+
+MASKED, GAIT = "masked", "gait"
+
+
+def _overlaps(a: Event, b: Event) -> bool:
+    return a.onset_s < b.end_s and a.end_s > b.onset_s
+
+
+def _describes(d: Event, t: Event) -> bool:
+    """A detection of activity or movement that may stand for true state ``t`` (same place, overlapping)."""
+    if d.side != t.side or not _overlaps(d, t):
+        return False
+    return d.kind == "movement" or (d.kind == "activity" and t.region in ("*", d.region))
+
+
+def _score_gait(s: KindScore, det: list[Event], used: set[int], gait: list[Event], detected: list[Event]) -> None:
+    """Add the gait bouts to movement score ``s``: found when a detected movement of the side overlaps,
+    detections overlapping a bout are fragments, not false alarms; coverage by movement or activity."""
+    free = [i for i in range(len(det)) if i not in used]
+    claimed: set[int] = set()
+    for t in gait:
+        hits = [i for i in free if det[i].side == t.side and _overlaps(det[i], t)]
+        claimed.update(hits)
+        s.fragments.append(len(hits))
+        if hits:
+            s.true_positives += 1
+            first = min(hits, key=lambda i: det[i].onset_s)
+            s.onset_errors_s.append(det[first].onset_s - t.onset_s)
+        else:
+            s.false_negatives += 1
+    s.false_positives -= len(claimed)
+    s.true_s, s.covered_s = _coverage(gait, detected)
+
+
+def _score_activity(det: list[Event], detected: list[Event], truth: list[Event], tol: float) -> KindScore:
+    """True activity found by an overlapping activity (same side and region) or movement (same side);
+    a detected activity overlapping no true activity of its place nor any true movement of its side is
+    a false alarm. Matching is by overlap, so ``tol`` is not used; onset errors are the first detection's."""
+    s = KindScore("activity")
+    tru = [t for t in truth if t.kind == "activity"]
+    moves = [t for t in truth if t.kind == "movement"]
+    states = [d for d in detected if d.kind in ("activity", "movement")]
+    for t in tru:
+        hits = [d for d in states if _describes(d, t)]
+        s.fragments.append(sum(1 for d in hits if d.kind == "activity"))
+        if hits:
+            s.true_positives += 1
+            first = min(hits, key=lambda d: d.onset_s)
+            s.onset_errors_s.append(first.onset_s - t.onset_s)
+            s.duration_errors_s.append(first.duration_s - t.duration_s)
+        else:
+            s.false_negatives += 1
+    s.false_positives = sum(1 for d in det if not any(d.side == t.side and _overlaps(d, t) and t.region in ("*", d.region)
+                                                      for t in tru + moves))
+    s.true_s, s.covered_s = _coverage(tru, detected)
+    return s
+
+
+def _coverage(states: list[Event], detected: list[Event]) -> tuple[float, float]:
+    """(true seconds, seconds of them covered by detected activity/movement of the same place), each place's
+    true time and detections merged first so overlaps count once."""
+    places: dict[tuple[str, str], list[Event]] = {}
+    for t in states:
+        places.setdefault((t.side, t.region), []).append(t)
+    true_s = covered_s = 0.0
+    for (side, region), ts in places.items():
+        truth_iv = _union([(t.onset_s, t.end_s) for t in ts])
+        det_iv = _union([(d.onset_s, d.end_s) for d in detected if d.side == side and
+                         (d.kind == "movement" or (d.kind == "activity" and region in ("*", d.region)))])
+        true_s += sum(b - a for a, b in truth_iv)
+        covered_s += sum(max(0.0, min(b, d) - max(a, c)) for a, b in truth_iv for c, d in det_iv)
+    return true_s, covered_s
+
+
+def _union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(intervals):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
     return out
 
 
@@ -94,7 +205,7 @@ def region_accuracy(detected: list[Event], truth: list[Event], kind: str = "twit
     """
     tol = ONSET_TOLERANCE_S[kind] if tolerance_s is None else tolerance_s
     det = [e for e in detected if e.kind == kind]
-    tru = [e for e in truth if e.kind == kind]
+    tru = [e for e in truth if e.kind == kind and MASKED not in e.flags]
     matches = _match(det, tru, tol, same_region=False)
     return sum(det[i].region == tru[j].region for i, j in matches), len(matches)
 
@@ -135,6 +246,7 @@ def report(scores: dict[str, KindScore]) -> str:
     for s in scores.values():
         j = s.to_json()
         onset = f"{j['onset_error_median_ms']}/{j['onset_error_p95_ms']}" if s.onset_errors_s else "-"
+        cover = f"{'coverage':>10} {s.coverage:.3f} of {s.true_s:.1f} s" if s.coverage is not None else ""
         lines.append(f"{s.kind:<10}{s.true_positives:>6}{s.false_positives:>6}{s.false_negatives:>6}"
-                     f"{s.precision:>8.3f}{s.recall:>8.3f}{s.f1:>8.3f}{onset:>20}")
+                     f"{s.precision:>8.3f}{s.recall:>8.3f}{s.f1:>8.3f}{onset:>20}{cover}")
     return "\n".join(lines)

@@ -39,7 +39,7 @@ SPARSE_CLUSTER_GAP_S = (0.03, 0.2)
 
 # ECG as a sum of Gaussian waves (P, Q, R, S, T) after McSharry et al. 2003, in seconds from the
 # R peak, relative amplitude and width (s).
-ECG_WAVES = ((-0.20, 0.12, 0.025), (-0.035, -0.12, 0.010), (0.0, 1.0, 0.011), (0.035, -0.25, 0.010), (0.26, 0.25, 0.045))
+ECG_WAVES = ((-0.20, 0.12, 0.025), (-0.03, -0.12, 0.008), (0.0, 1.0, 0.008), (0.03, -0.25, 0.008), (0.26, 0.25, 0.045))
 ECG_SPAN_S = (-0.32, 0.45)
 
 

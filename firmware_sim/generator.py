@@ -465,9 +465,10 @@ class Generator:
         pitch_scale = rng.uniform(0.8, 1.2)
         swing_mg = rng.uniform(400.0, 900.0)
         last_end = t0
+        lead = phys.stride_touchdowns(rng, t0, t0 + duration_s, stride_s)
         for si, side in enumerate(lay.sides):
-            first = t0 + (0.0 if si == 0 else 0.5 * stride_s * rng.uniform(0.95, 1.05))
-            tds = phys.stride_touchdowns(rng, first, t0 + duration_s, stride_s)
+            # The legs stay in antiphase: the other foot lands halfway through each stride of the first.
+            tds = lead if si == 0 else 0.5 * (lead[:-1] + lead[1:]) + 0.01 * stride_s * rng.standard_normal(len(lead) - 1)
             n_strides = len(tds) - 1
             found = []  # (is EMG, peak, overlay, fs, envelope)
             for gi, fs in enumerate(lay.fs):

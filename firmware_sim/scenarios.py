@@ -269,10 +269,10 @@ _NIGHT_START = datetime(2026, 1, 5, 23, 0, 0)
 REAL_BACKGROUND: dict[str, Any] = {
     "noise_spectrum": "rest-emg",
     "noise_uv": 2.5,
-    "sparse_rate_per_min": 36.0,
+    "sparse_rate_per_min": 42.0,
     "noise_modulation_sd": 0.1,
     "noise_drift_sd": 0.3,
-    "ecg_uv": 12.0,
+    "ecg_uv": 15.0,
     "cable_rate_per_h": 6.0,
 }
 """The background fitted to real rest EMG (docs/simulator.md, "Real backgrounds"): coloured noise at
@@ -351,6 +351,7 @@ SCENARIOS: dict[str, Scenario] = {
             "walking",
             "Walking bouts (gait bursts on TA in swing, PER and GAS in stance, step impacts) between spells "
             "of standing still, on a real-like background.",
+            montage=SimMontage(emg_regions=("AbH", "FDB", "ADM", "TA", "PER", "GAS")),
             walking=True,
             movement_rate_per_h=4.0,
             **REAL_BACKGROUND,

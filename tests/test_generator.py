@@ -201,3 +201,172 @@ def test_bad_arguments_are_input_errors():
         Generator("rest", -1)
     with pytest.raises(InputError, match="unknown scenario"):
         simulate("nope", 1.0)
+
+
+# ---------------------------------------------------------------- issue 10: real background, walking, activity
+REAL_MONTAGE = SimMontage(sides=("L", "R"), emg_regions=("AbH", "TA", "PER", "GAS"), acc_regions=("ADM",),
+                          emg_fs_hz=1000, acc_fs_hz=200)
+# Every new component at once, dense, so that all of them cross segment and chunk boundaries.
+REAL_BUSY = SCENARIOS["walking"].with_(
+    montage=REAL_MONTAGE, walk_bout_s=(6.0, 15.0), walk_pause_s=(3.0, 8.0), walk_first_s=(1.0, 3.0),
+    activity_rate_per_h=900.0, activity_duration_s=(0.3, 6.0), cable_rate_per_h=400.0, noise_drift_tau_s=30.0,
+    emg_quantum_uv=0.7985, movement_rate_per_h=60.0, twitch_rate_per_min={"AbH": 30.0, "TA": 30.0, "GAS": 30.0})
+
+
+def test_real_busy_scenario_has_every_new_kind_crossing_boundaries():
+    r = simulate(REAL_BUSY, 60.0, 3)
+    kinds = {(e.kind, "gait" in e.flags, "masked" in e.flags) for e in r.truth}
+    assert {("movement", True, False), ("activity", False, False), ("twitch", False, True), ("twitch", False, False)} <= kinds
+    straddle = [e for e in r.truth if int(e.onset_s // SEGMENT_S) != int(e.end_s // SEGMENT_S)]
+    assert {e.kind for e in straddle} >= {"movement", "activity"}
+    assert {a.kind for a in r.artifacts} == {"cable"} and len(r.heartbeats_s) > 40
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 1000), ticks=st.lists(st.integers(1, 6000), min_size=1, max_size=40))
+def test_new_components_are_chunking_invariant(seed, ticks):
+    duration_s = 40.0
+    whole = simulate(REAL_BUSY, duration_s, seed)
+    gen = Generator(REAL_BUSY, seed, duration_s=duration_s)
+    chunks, i = [], 0
+    while not gen.finished:
+        chunks.append(gen.read(ticks[i % len(ticks)] * gen.tick_s))
+        i += 1
+    for gi, block in enumerate(whole.blocks):
+        assert np.array_equal(_concat(chunks, gi), block.data)
+    assert tuple(gen.truth) == whole.truth and tuple(gen.artifacts) == whole.artifacts
+    assert tuple(b for b in gen.heartbeats_s if b < duration_s) == whole.heartbeats_s
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31))
+def test_new_scenarios_same_seed_same_recording(seed):
+    for sc in (SCENARIOS["walking"].with_(montage=REAL_MONTAGE), SCENARIOS["restless"].with_(montage=REAL_MONTAGE)):
+        a, b = simulate(sc, 12.0, seed), simulate(sc, 12.0, seed)
+        assert all(np.array_equal(x.data, y.data) for x, y in zip(a.blocks, b.blocks))
+        assert a.truth == b.truth and a.artifacts == b.artifacts and a.heartbeats_s == b.heartbeats_s
+
+
+def _envelope(x: np.ndarray, fs: float, lp_hz: float = 6.0) -> np.ndarray:
+    sos = signal.butter(2, lp_hz, "lowpass", fs=fs, output="sos")
+    return signal.sosfiltfilt(sos, np.abs(_bandpassed(x, fs)))
+
+
+def _heel_strikes(r, side: str) -> np.ndarray:
+    """Touchdowns read off the foot accelerometer: the impacts' 5-100 Hz peaks, at least 0.6 s apart."""
+    x, fs = r.channel(f"ACC {side}-ADM-Z")
+    sos = signal.butter(4, (5.0, min(100.0, 0.45 * fs)), "bandpass", fs=fs, output="sos")
+    y = np.abs(signal.sosfiltfilt(sos, x.astype(float)))
+    peaks, _ = signal.find_peaks(y, height=500.0, distance=int(0.6 * fs))
+    return peaks / fs
+
+
+def test_gait_bursts_follow_the_step_impacts_and_alternate_between_feet():
+    sc = SCENARIOS["walking"].with_(montage=REAL_MONTAGE, walk_first_s=(1.0, 2.0), walk_bout_s=(40.0, 50.0),
+                                    movement_rate_per_h=0.0)
+    r = simulate(sc, 60.0, 4)
+    gait = [e for e in r.events("movement") if "gait" in e.flags]
+    assert sorted(e.side for e in gait) == ["L", "R"] and all(e.region == "*" for e in gait)
+    for e in gait:
+        hs = _heel_strikes(r, e.side)
+        hs = hs[(hs > e.onset_s + 2) & (hs < e.end_s - 2)]
+        strides = np.diff(hs)
+        assert len(hs) > 25 and 0.9 < np.median(strides) < 1.2  # cadence near one stride per second
+        fs = 1000.0
+        env = {m: _envelope(r.channel(f"EMG {e.side}-{m}")[0], fs) for m in ("TA", "PER", "GAS")}
+
+        def mean_at(m, a, b):
+            return np.mean([env[m][int((t + a) * fs): int((t + b) * fs)].mean() for t in hs[:-1]])
+        stride = np.median(strides)
+        # TA: loading response just after touchdown, quiet in mid-stance, active again in swing.
+        assert mean_at("TA", 0.0, 0.08 * stride) > 3 * mean_at("TA", 0.2 * stride, 0.45 * stride)
+        assert mean_at("TA", 0.7 * stride, 0.85 * stride) > 2 * mean_at("TA", 0.2 * stride, 0.45 * stride)
+        # Calf (GAS, PER): mid/late stance, quiet in swing.
+        for m in ("GAS", "PER"):
+            assert mean_at(m, 0.3 * stride, 0.55 * stride) > 2.5 * mean_at(m, 0.7 * stride, 0.9 * stride), m
+        # Gross foot motion in 0.3-5 Hz, well above 60 mg, only while walking.
+        x, fs_acc = r.channel(f"ACC {e.side}-ADM-X")
+        sos = signal.butter(2, (0.3, 5.0), "bandpass", fs=fs_acc, output="sos")
+        low = signal.sosfiltfilt(sos, x.astype(float))
+        inside = low[int((e.onset_s + 2) * fs_acc): int((e.end_s - 2) * fs_acc)]
+        assert np.sqrt(np.mean(inside ** 2)) > 150.0 and np.ptp(inside) > 600.0
+        before = low[int(0.2 * fs_acc): int((gait[0].onset_s - 0.6) * fs_acc)] if gait[0].onset_s > 1.5 else None
+        if before is not None and len(before) > 10:
+            assert np.max(np.abs(before)) < 60.0
+    # The two feet alternate: right touchdowns fall about half a stride after left ones.
+    left, right = _heel_strikes(r, "L"), _heel_strikes(r, "R")
+    lag = [(rt - left[left <= rt][-1]) / np.median(np.diff(left)) for rt in right[5:25] if np.any(left <= rt)]
+    assert 0.4 < np.median(lag) < 0.6
+
+
+def test_ecg_is_on_calf_and_shin_channels_only():
+    montage = SimMontage(sides=("L",), emg_regions=("AbH", "FDB", "ADM", "TA", "PER", "GAS"), acc_regions=(), emg_fs_hz=1000)
+    sc = SCENARIOS["restless"].with_(montage=montage, activity_rate_per_h=0.0, movement_rate_per_h=0.0, mains_uv=0.0,
+                                     twitch_rate_per_min={}, cable_rate_per_h=0.0)
+    r = simulate(sc, 120.0, 5)
+    beats = np.asarray(r.heartbeats_s)
+    assert 1.0 <= len(beats) / 120.0 <= 1.3 + 0.05
+    rr = np.diff(beats)
+    assert 0.01 < np.std(rr) / np.mean(rr) < 0.1  # heart-rate variability
+    for ch in r.channels:
+        y = _bandpassed(r.channel(ch.label)[0], 1000.0)
+        windows = np.stack([y[int(b * 1000) - 60: int(b * 1000) + 60] for b in beats if 1 < b < 119])
+        average = windows.mean(axis=0)
+        noise = np.std(y) / np.sqrt(len(windows))
+        if ch.region in sc.ecg_regions:
+            assert np.max(np.abs(average)) > 8 * noise, ch.label  # the QRS, time-locked to the beats
+        else:
+            assert np.max(np.abs(average)) < 5 * noise, ch.label
+
+
+def test_activity_truth_is_raised_emg_on_its_channel_and_twitches_inside_are_masked():
+    sc = SCENARIOS["restless"].with_(montage=REAL_MONTAGE, activity_rate_per_h=300.0, mains_uv=0.0,
+                                     twitch_rate_per_min={"AbH": 40.0, "TA": 40.0, "PER": 40.0, "GAS": 40.0})
+    r = simulate(sc, 120.0, 6)
+    acts = r.events("activity")
+    assert len(acts) >= 5
+    bp = {c.label: _bandpassed(r.channel(c.label)[0], 1000.0) for c in r.channels if c.modality == "EMG"}
+    for a in acts:
+        assert a.channel == f"EMG {a.side}-{a.region}" and a.mean_amplitude and a.mean_amplitude < a.amplitude
+        assert 0.0 < a.duration_s <= 30.0 or "truncated" in a.flags
+        y = bp[a.channel]
+        inside = y[int(a.onset_s * 1000): int(a.end_s * 1000) + 1]
+        quiet = y[int(max(0.0, a.onset_s - 3.0) * 1000): int(max(0.0, a.onset_s - 0.5) * 1000)]
+        if len(quiet) > 1000 and a.duration_s > 0.5:
+            assert np.sqrt(np.mean(inside ** 2)) > 1.3 * 1.4826 * np.median(np.abs(quiet)), a
+    twitches = r.events("twitch")
+    masked = [t for t in twitches if "masked" in t.flags]
+    assert masked
+    for t in twitches:
+        inside = any(a.side == t.side and a.region == t.region and a.onset_s - 0.3 <= t.onset_s <= a.end_s + 0.3
+                     for a in acts)
+        moving = any(m.side == t.side and m.onset_s - 0.25 <= t.onset_s <= m.end_s + 0.25 for m in r.events("movement"))
+        assert ("masked" in t.flags) == inside, t
+        assert not moving  # posture shifts still keep twitches out, as before
+
+
+def test_gait_masks_every_twitch_of_its_foot():
+    sc = SCENARIOS["walking"].with_(montage=REAL_MONTAGE, walk_first_s=(2.0, 3.0), walk_bout_s=(15.0, 20.0),
+                                    walk_pause_s=(15.0, 20.0), twitch_rate_per_min={"AbH": 30.0, "GAS": 30.0})
+    r = simulate(sc, 60.0, 8)
+    gait = [e for e in r.events("movement") if "gait" in e.flags]
+    assert gait
+    n_masked = 0
+    for t in r.events("twitch"):
+        inside = any(g.side == t.side and g.onset_s - 0.5 <= t.onset_s <= g.end_s + 0.5 for g in gait)
+        assert ("masked" in t.flags) == inside, t
+        n_masked += inside
+    assert n_masked >= 5 and len(r.events("twitch")) > n_masked
+
+
+def test_background_level_drifts_when_asked():
+    montage = SimMontage(sides=("L",), emg_regions=("AbH",), acc_regions=(), emg_fs_hz=500)
+    base = SCENARIOS["rest"].with_(montage=montage, twitch_rate_per_min={}, movement_rate_per_h=0.0, mains_uv=0.0,
+                                   noise_spectrum="rest-emg")
+
+    def window_rms_cv(sc):
+        y = _bandpassed(simulate(sc, 400.0, 1).channel("EMG L-AbH")[0], 500.0)
+        rms = np.sqrt(np.mean(y[: 400 * 500].reshape(20, -1) ** 2, axis=1))
+        return np.std(rms) / np.mean(rms)
+    assert window_rms_cv(base) < 0.03
+    assert window_rms_cv(base.with_(noise_drift_sd=0.3, noise_drift_tau_s=60.0)) > 0.08

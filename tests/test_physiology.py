@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from firmware_sim import physiology as phys
@@ -158,3 +159,77 @@ def test_posture_change_rotates_gravity_by_the_drawn_angle():
         angle = np.degrees(np.arccos(np.clip(new @ g, -1, 1)))
         assert np.isclose(np.linalg.norm(new), 1.0) and angle <= 90.0 + 1e-6
         g = new
+
+
+# ---------------------------------------------------------------- issue 10: gait and weak voluntary activity
+def test_gait_envelopes_peak_in_their_phase_of_the_cycle():
+    phase = np.linspace(0.0, 1.0, 400, endpoint=False)
+    peak_at = {p: phase[np.argmax(phys.gait_envelope(p, phase))] for p in phys.GAIT_ENVELOPES}
+    assert peak_at["TA"] < 0.1 or peak_at["TA"] > 0.9  # loading response at touchdown
+    swing = (phase > phys.STANCE_FRACTION) & (phase < 0.9)
+    mid_stance = (phase > 0.15) & (phase < 0.3)
+    ta = phys.gait_envelope("TA", phase)
+    assert ta[swing].mean() > 3 * ta[mid_stance].mean()  # and again in swing
+    for calf in ("GAS", "PER", "SOL"):
+        assert 0.3 <= peak_at[calf] <= phys.STANCE_FRACTION  # stance: push-off before lift-off
+        env = phys.gait_envelope(calf, phase)
+        assert env[swing].mean() < 0.5 * env[(phase > 0.3) & (phase < 0.55)].mean()
+    assert np.all(phys.gait_envelope("GAS", np.array([0.0, 1.0, 2.0])) == phys.gait_envelope("GAS", np.zeros(3)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.floats(0.5, 1.5))
+def test_strides_are_regular_and_phase_runs_through_each(seed, stride_s):
+    rng = np.random.default_rng(seed)
+    tds = phys.stride_touchdowns(rng, 2.0, 60.0, stride_s)
+    strides = np.diff(tds)
+    assert tds[0] == 2.0 and tds[-1] >= 60.0 and tds[-2] < 60.0
+    assert np.all(strides > 0) and np.std(strides) / np.mean(strides) < 0.06
+    t = np.linspace(tds[0], tds[-1] - 1e-6, 5000)
+    ph = phys.gait_phase(t, tds)
+    assert np.all((ph >= 0) & (ph < 1)) and np.isnan(phys.gait_phase(np.array([tds[0] - 0.1]), tds)[0])
+
+
+def test_foot_swings_and_pitches_through_the_cycle():
+    phase = np.linspace(0.0, 1.0, 200, endpoint=False)
+    pitch = phys.foot_pitch_deg(phase)
+    assert pitch.min() <= -25.0 and pitch.max() >= 15.0
+    acc = phys.swing_acceleration_mg(phase, 600.0)
+    stance = phase < phys.STANCE_FRACTION
+    assert np.all(acc[stance] == 0.0) and acc.max() == pytest.approx(600.0, rel=0.02) and acc.min() < -550.0
+    hs = phys.heel_strike(np.random.default_rng(1), 400.0, 3000.0)
+    assert np.max(np.abs(hs)) == pytest.approx(3000.0) and len(hs) / 400.0 < 0.2
+
+
+@settings(max_examples=40, deadline=None)
+@given(seeds, st.floats(0.3, 30.0), st.integers(1, 12))
+def test_weak_activity_trains_are_regular_6_to_12_pps_and_recruit_with_force(seed, duration_s, n_units):
+    rng = np.random.default_rng(seed)
+    profile = phys.force_profile(rng, duration_s)
+    trains = phys.tonic_trains(rng, duration_s, n_units, profile)
+    assert len(trains) == n_units and trains[0][0] == 0.0  # the lowest-threshold unit fires at onset
+    for tr in trains:
+        assert np.all((tr >= 0) & (tr <= duration_s)) and np.all(np.diff(tr) >= 0.015 - 1e-9)
+    onsets = [tr[0] for tr in trains if len(tr)]
+    assert onsets == sorted(onsets)  # more units join as force ramps up
+    isi = np.concatenate([np.diff(tr) for tr in trains if len(tr) > 1])
+    if len(isi) >= 5:
+        rate = 1 / np.median(isi)
+        assert 4.5 <= rate <= 13.5
+
+
+def test_weak_activity_isi_cv_is_0_1_to_0_3():
+    """On a plateau the rate is steady, so each unit's ISI CV is its drawn CV (0.1–0.3)."""
+    rng = np.random.default_rng(11)
+    cvs = []
+    for _ in range(60):
+        duration_s = 20.0
+        profile = (1.0, 0.5, 0.5)
+        for tr in phys.tonic_trains(rng, duration_s, 4, profile):
+            isi = np.diff(tr[(tr > 3.0) & (tr < 17.0)])
+            if len(isi) > 30:
+                cvs.append(np.std(isi) / np.mean(isi))
+    cvs = np.asarray(cvs)
+    assert len(cvs) > 150
+    assert np.percentile(cvs, 5) > 0.07 and np.percentile(cvs, 95) < 0.36  # 0.1–0.3, estimated from ~100 ISIs
+    assert 0.15 < np.median(cvs) < 0.25

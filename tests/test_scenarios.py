@@ -11,7 +11,7 @@ from fascdetect.regions import REGIONS
 from firmware_sim.generator import simulate
 from firmware_sim.scenarios import RATE_PROFILES, SCENARIOS, Scenario, SimMontage, get_scenario
 
-REQUIRED = ("rest", "night", "post-exercise", "little-toe", "noisy", "acc-only")
+REQUIRED = ("rest", "night", "post-exercise", "little-toe", "noisy", "acc-only", "walking", "restless")
 
 
 def test_required_presets_exist_with_valid_montages():
@@ -162,3 +162,47 @@ def test_acc_only_has_no_electrodes_and_mechanical_twitch_truth():
     twitches = r.events("twitch")
     assert len(twitches) > 10 and {e.region for e in twitches} <= {"ADM", "AbH", "FDB"}
     assert all(e.unit == "mg" and 0.02 <= e.duration_s <= 0.35 for e in twitches)
+
+
+def test_walking_alternates_bouts_of_gait_with_standing_still():
+    sc = SCENARIOS["walking"]
+    assert {"TA", "PER", "GAS"} <= set(sc.montage.emg_regions) and sc.walking and sc.noise_spectrum == "rest-emg"
+    r = simulate(sc.with_(montage=SimMontage(emg_regions=("TA", "GAS"), acc_regions=("ADM",), emg_fs_hz=1000, acc_fs_hz=200)),
+                 300.0, 3)
+    gait = [e for e in r.events("movement") if "gait" in e.flags]
+    assert len(gait) >= 4
+    for side in ("L", "R"):
+        bouts = sorted((e for e in gait if e.side == side), key=lambda e: e.onset_s)
+        assert bouts and all(e.region == "*" and e.channel.startswith(f"EMG {side}-") for e in bouts)
+        assert all(sc.walk_bout_s[0] - 2 <= e.duration_s <= sc.walk_bout_s[1] + 1 or "truncated" in e.flags for e in bouts)
+        assert all(b.onset_s - a.end_s >= sc.walk_pause_s[0] for a, b in zip(bouts, bouts[1:]))
+        assert sc.walk_first_s[0] <= bouts[0].onset_s <= sc.walk_first_s[1] + 1.5
+    assert not r.events("cramp") and not r.events("activity")
+
+
+def test_restless_has_weak_activity_and_position_shifts():
+    sc = SCENARIOS["restless"]
+    r = simulate(sc.with_(montage=SimMontage(emg_fs_hz=1000, acc_fs_hz=200)), 900.0, 2)
+    acts, moves = r.events("activity"), r.events("movement")
+    assert len(acts) >= 10 and moves and not any("gait" in m.flags for m in moves)
+    assert {a.region for a in acts} <= set(sc.montage.emg_regions)
+    durations = np.array([a.duration_s for a in acts])
+    assert durations.min() < 1.0 and durations.max() > 5.0 and durations.max() <= 30.0  # 0.3 s to tens of seconds
+    assert all(a.channel == f"EMG {a.side}-{a.region}" and a.unit == "uV" for a in acts)
+    # Per foot, one episode (possibly several muscles at once) at a time.
+    for side in ("L", "R"):
+        episodes = sorted((a for a in acts if a.side == side), key=lambda a: a.onset_s)
+        starts = [a.onset_s for a in episodes]
+        assert starts == sorted(starts)
+
+
+def test_new_knobs_are_validated():
+    with pytest.raises(InputError, match="noise_spectrum"):
+        Scenario("x", noise_spectrum="pink")
+    with pytest.raises(InputError, match="range"):
+        Scenario("x", walk_bout_s=(30.0, 10.0))
+    with pytest.raises(InputError, match="walking bouts"):
+        Scenario("x", walking=True, walk_bout_s=(10.0, 500.0))
+    with pytest.raises(InputError, match="activity"):
+        Scenario("x", activity_duration_s=(0.05, 1.0))
+    assert Scenario("x", ecg_regions=("gas", "ta")).ecg_regions == ("GAS", "TA")

@@ -124,3 +124,26 @@ def _samples(path):
     finally:
         src.close()
     return {k: (np.concatenate(v), steps[k]) for k, v in parts.items()}
+
+
+@pytest.mark.parametrize("name, kinds", [("walking", {"movement"}), ("restless", {"activity"})])
+def test_new_scenarios_from_the_command_line(tmp_path, name, kinds, capsys):
+    out = tmp_path / f"{name}.edf"
+    extra = ["--set", "walk_first_s=1,2"] if name == "walking" else ["--set", "activity_rate_per_h=900"]
+    argv = ["simulate", "--scenario", name, "--duration", "30s", "--seed", "2", "--out", str(out), "--sides", "L",
+            "--emg-regions", "TA,GAS", "--acc-regions", "ADM", "--emg-fs", "1000", "--acc-fs", "200", *extra]
+    assert main(argv) == 0
+    truth = read_tsv(tmp_path / f"{name}.truth.tsv")
+    assert kinds <= {e.kind for e in truth}
+    if name == "walking":
+        assert any(e.kind == "movement" and "gait" in e.flags for e in truth)
+    src = open_recording(out)
+    try:
+        notes = [n[2] for n in src.annotations() if "@@" in n[2]]
+    finally:
+        src.close()
+    assert len(notes) == len(truth)
+    if name == "walking":
+        assert any(n.startswith("movement gait") for n in notes)
+    masked = [e for e in truth if "masked" in e.flags]
+    assert all(e.kind == "twitch" for e in masked)
