@@ -51,6 +51,12 @@ def test_twitching_on_nights_spanning_three_weeks_is_flagged():
     assert "persist-R-ADM" not in keys(period([{R_ADM: 120}] * 22 + [{}] * 3))
 
 
+def test_twitching_that_only_comes_back_now_and_then_is_not_flagged_as_persisting():
+    p = period([{R_ADM: 120} if i % 3 == 0 else {} for i in range(25)])
+    assert "persist-R-ADM" not in keys(p)
+    assert "twitching on 5 of the last 14" in N.persistence(p)[0].text
+
+
 def test_persistence_in_plain_words():
     p = period([{R_ADM: 120}] * 12 + [{}] * 2)
     (f,) = N.persistence(p)

@@ -27,6 +27,9 @@ RECENT_NIGHTS = 14
 """Persistence is stated over the last this-many recorded nights ('on 12 of the last 14 nights')."""
 PERSIST_DAYS = 21
 """Guidance names twitching that persists for weeks; we flag a run of twitching nights spanning this many days."""
+PERSIST_MIN_FRACTION = 0.5
+"""...on at least this share of the recorded nights of the run (twitching that comes back now and then is
+described under persistence, not flagged as persisting)."""
 RUN_BREAK_QUIET_NIGHTS = 3
 """A run of twitching nights ends after this many recorded nights in a row without twitching..."""
 RUN_BREAK_GAP_DAYS = 7
@@ -372,13 +375,12 @@ class TagComparison:
         text = (f"{label}: on {len(self.tagged)} tagged night(s) the median rate was {median(self.tagged):.2f} per "
                 f"minute, against {median(self.untagged):.2f} on {len(self.untagged)} other night(s) "
                 f"(difference {d:+.2f}")
-        if self.interval:
-            text += f", 95% interval {self.interval[0]:+.2f} to {self.interval[1]:+.2f})."
-        else:
-            text += "; too few nights for an interval)."
-        if self.interval and self.interval[0] > 0:
+        if not self.interval:
+            return text + "). Too few nights on one side to say more. An association at most, not a cause."
+        text += f", 95% interval {self.interval[0]:+.2f} to {self.interval[1]:+.2f})."
+        if self.interval[0] > 0:
             text += " Tagged nights had more twitching in these records."
-        elif self.interval and self.interval[1] < 0:
+        elif self.interval[1] < 0:
             text += " Tagged nights had less twitching in these records."
         else:
             text += " No clear difference in these records."
@@ -433,6 +435,8 @@ def clinician_signs(period: Period) -> list[Sign]:
         if days >= PERSIST_DAYS:
             inside = [n for n in period.nights if run[0] <= n.night <= run[1] and key in n.regions]
             hits = sum(n.regions[key].twitching for n in inside)
+            if hits < PERSIST_MIN_FRACTION * len(inside):
+                continue
             signs.append(Sign(f"persist-{key[0]}-{key[1]}", f"Twitching that has lasted {days // 7} weeks or more",
                               f"{short_name(key)}: twitching on {hits} of {len(inside)} recorded nights from "
                               f"{run[0]} to {run[1]} ({days} days).", GUIDANCE))

@@ -40,9 +40,10 @@ table { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 6px 0
 th, td { border-bottom: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.norec td { color: var(--muted); }
-td { overflow-wrap: anywhere; } td:first-child { white-space: nowrap; }
+#nightly td:nth-child(7), #nightly td:last-child { overflow-wrap: anywhere; }
+#nightly td:nth-child(-n+2) { white-space: nowrap; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
-.charts > div { flex: 0 0 340px; }
+.charts > div { flex: 0 0 330px; }
 .charts.wide > div { flex: 1 1 440px; }
 ul.findings li { margin-bottom: 4px; }
 .tag { display: inline-block; background: #eef3fa; border-radius: 3px; padding: 0 4px; margin: 1px; }
@@ -52,7 +53,7 @@ footer { margin-top: 32px; font-size: 12px; color: var(--muted); }
 @media print {
   body { max-width: none; padding: 0; font-size: 11.5px; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-  section, .clinician, figure, svg, tr { break-inside: avoid; page-break-inside: avoid; }
+  .clinician, .charts > div, svg, tr, li, .glance { break-inside: avoid; page-break-inside: avoid; }
   h2 { break-after: avoid; page-break-after: avoid; }
   #nightly-section { break-before: page; }
   table { font-size: 10px; } th, td { padding: 2px 3px; }

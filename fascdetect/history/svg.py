@@ -90,7 +90,7 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], cells: dict[tuple[int, int
 
 
 def line_chart(dates: Sequence[str], values: Sequence[float], smooth: Sequence[float | None], title: str,
-               unit: str, width: float = 340, height: float = 150) -> str:
+               unit: str, width: float = 330, height: float = 150) -> str:
     """Dots for each night's value and a line for the rolling median; dates as 'YYYY-MM-DD' (x by day)."""
     from datetime import date
 
