@@ -11,7 +11,7 @@ from fascdetect.cli import main
 from fascdetect.errors import InputError, RecordingError
 from fascdetect.io.edf_read import EdfSource
 from fascdetect.regions import Montage
-from fascdetect.sources.brainflow_board import BrainFlowSource, board_id, board_labels
+from fascdetect.sources.brainflow_board import BrainFlowSource, board_id, board_labels, counter_step
 from fascdetect.sources.spec import open_source
 
 MONTAGE = Path(__file__).resolve().parents[1] / "docs" / "montages" / "openbci_feet.toml"
@@ -65,7 +65,14 @@ def test_blocks_are_contiguous_without_loss_and_the_unmapped_rows_are_listed() -
         end = block.end
         if end >= 250:
             source.close()
+    assert source.clock is not None and source.clock.step == 1, "the synthetic board counts every sample"
     assert source.clock.lost == 0
+
+
+def test_a_counter_that_does_not_count_samples_is_not_used_for_loss() -> None:
+    assert counter_step(np.arange(40) % 256) == 1
+    assert counter_step(np.arange(250, 290) * 2 % 256) == 2
+    assert counter_step(np.repeat(np.arange(20), 2)) is None, "two samples per package number"
 
 
 def test_a_board_without_montage_or_with_bad_settings_is_refused_clearly() -> None:

@@ -124,7 +124,9 @@ class BrainFlowSource:
         self._scales = np.array([m.scale for _, m in mapped], np.float64)[:, None]
         self._counter_row = descr.get("package_num_channel")
         self._time_row = descr.get("timestamp_channel")
-        self.clock = CounterClock(self.fs_hz, COUNTER_MODULO)
+        self.clock: CounterClock | None = None
+        """Set from the first samples when the board's package counter advances once per sample."""
+        self._counter_checked = self._counter_row is None
         self._samples = ContiguousSamples(len(self.channels))
         self._lock = threading.Lock()
         self._closed = False
@@ -165,7 +167,16 @@ class BrainFlowSource:
         if not data.shape[1]:
             return
         values = (data[self._rows] * self._scales).astype(np.float32)
-        if self._counter_row is None:
+        if not self._counter_checked and data.shape[1] >= 8:
+            self._counter_checked = True
+            step = counter_step(data[self._counter_row])
+            if step is None:
+                log.warning("BrainFlow %s: the package counter does not advance once per sample; lost samples "
+                            "cannot be detected (samples are counted as they come)", self.board_name)
+            else:
+                self.clock = CounterClock(self.fs_hz, COUNTER_MODULO, step)
+                self.clock.next = self._samples.end
+        if self.clock is None:
             self._samples.add(self._samples.end, values)
             return
         host_s = data[self._time_row] if self._time_row is not None else np.full(data.shape[1], time.time())
@@ -187,6 +198,16 @@ class BrainFlowSource:
                 shim.release_session()
         except self._error as exc:
             log.info("BrainFlow release: %s", exc)
+
+
+def counter_step(counters: np.ndarray) -> int | None:
+    """How far the package counter moves per sample, if it moves the same way for (nearly) every sample."""
+    diffs = np.diff(np.asarray(counters).astype(np.int64)) % COUNTER_MODULO
+    values, counts = np.unique(diffs, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    if step <= 0 or counts.max() < 0.9 * diffs.size:
+        return None
+    return step
 
 
 def _check_modality(mapped, modality: str):

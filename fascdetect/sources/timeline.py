@@ -143,7 +143,7 @@ class CounterClock:
         counters = np.asarray(counters).astype(np.int64)
         for i, (counter, t) in enumerate(zip(counters.tolist(), np.asarray(host_s, float).tolist())):
             if self._last is None:
-                index = 0
+                index = self.next
                 value = counter
             else:
                 last, last_t = self._last
