@@ -138,6 +138,11 @@ class NightDetail:
     """(offset_s, duration_s) of each recording since ``start``."""
 
 
+def _wall(iso: str) -> datetime:
+    """Wall-clock time of a stored start (an offset, where a file had one, is dropped so starts compare)."""
+    return datetime.fromisoformat(iso).replace(tzinfo=None)
+
+
 def _region_order(key: tuple[str, str]) -> tuple[int, int]:
     order = {code: i for i, code in enumerate(REGIONS)}
     return (0 if key[0] == "L" else 1, order.get(key[1], 99))
@@ -159,7 +164,7 @@ def load_period(history: Any, since: str | None = None, until: str | None = None
     for rec in recordings:
         n = nights.setdefault(rec["night"], Night(rec["night"]))
         n.recording_ids.append(rec["id"])
-        start = datetime.fromisoformat(rec["start"])
+        start = _wall(rec["start"])
         n.start = min(n.start, start) if n.start else start
         n.recorded_s += rec["duration_s"]
         channels = history.channels(rec["id"])
@@ -201,10 +206,10 @@ def load_period(history: Any, since: str | None = None, until: str | None = None
 
 def _detail(history: Any, night: Night, recordings: list[dict[str, Any]]) -> NightDetail:
     recs = [r for r in recordings if r["id"] in night.recording_ids]
-    start = min(datetime.fromisoformat(r["start"]) for r in recs)
+    start = min(_wall(r["start"]) for r in recs)
     events, spans = [], []
     for r in recs:
-        offset = (datetime.fromisoformat(r["start"]) - start).total_seconds()
+        offset = (_wall(r["start"]) - start).total_seconds()
         spans.append((offset, r["duration_s"]))
         for e in history.events(r["id"]):
             e["t_s"] = offset + e["onset_s"]
