@@ -19,12 +19,12 @@ import pylsl
 import pytest
 
 from fascdetect.cli import main
-from fascdetect.errors import DeviceError, InputError
+from fascdetect.errors import DeviceError, InputError, RecordingError
 from fascdetect.io.annotate import event_annotation
 from fascdetect.io.edf_read import EdfSource
 from fascdetect.model import Block, Channel
 from fascdetect.pipeline import run_all
-from fascdetect.regions import parse_label
+from fascdetect.regions import Montage, parse_label
 from fascdetect.sources.lsl import LslOptions, LslSource
 from fascdetect.sources.spec import SourceSpec, open_source, parse_source_spec
 from firmware_sim.generator import Generator
@@ -274,3 +274,21 @@ def test_record_publishes_every_event_as_a_json_marker_at_its_onset_in_the_sourc
         assert marker["lsl_time"] == pytest.approx(1000.0 + marker["onset"], abs=1e-5)
         # this machine's clock: the sender's stamps plus time_correction (0 on one machine)
         assert stamp == pytest.approx(marker["lsl_time"], abs=1e-3)
+
+
+def test_a_stream_without_channel_labels_is_mapped_by_channel_number(tmp_path: Path) -> None:
+    """The OpenBCI GUI's LSL streams describe no channels: the montage names them 'channel N'."""
+    montage = tmp_path / "numbers.toml"
+    montage.write_text('["channel 2"]\nmodality = "EMG"\nside = "R"\nregion = "AbH"\n', encoding="utf-8")
+    info = pylsl.StreamInfo(name(), "EEG", 3, 250.0, "float32", name())
+    outlet = pylsl.StreamOutlet(info)
+    with pytest.raises(RecordingError, match="'channel 1': the stream gives it no label and the montage has no "
+                                             "'channel 1'"):
+        open_source(f"lsl:{info.name()}")
+    source = open_source(f"lsl:{info.name()}", montage=Montage.load(montage))
+    try:
+        assert [c.label for c in source.channels] == ["EMG R-AbH"]
+        assert [label for label, _ in source.skipped] == ["channel 1", "channel 3"]
+    finally:
+        source.close()
+        del outlet

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Iterator
 
@@ -147,13 +147,25 @@ def describe_channels(info) -> list[tuple[str, str, str]]:
     return out
 
 
-def map_lsl_channel(label: str, unit: str, kind: str, fs_hz: float, montage: Montage) -> MappedChannel | str:
-    """The channel for one LSL channel, or why it is skipped (as for a file's signal)."""
-    if not label:
-        return "the stream's description gives this channel no label"
-    mapped = map_channel(label, fs_hz, _LSL_UNITS.get(unit.lower(), unit) or None, montage)
+def unlabelled(index: int) -> str:
+    """The name a montage uses for channel ``index`` (0-based) of a stream that gives no labels."""
+    return f"channel {index + 1}"
+
+
+def map_lsl_channel(label: str, unit: str, kind: str, fs_hz: float, montage: Montage,
+                    index: int = 0) -> MappedChannel | str:
+    """The channel for one LSL channel, or why it is skipped (as for a file's signal).
+
+    Many senders (the OpenBCI GUI among them) describe no channels: such a
+    channel is ``channel N`` (1-based) for the montage, and takes its
+    placement's conventional label, so the recording reads back without it.
+    """
+    name = label or unlabelled(index)
+    mapped = map_channel(name, fs_hz, _LSL_UNITS.get(unit.lower(), unit) or None, montage)
     if isinstance(mapped, str):
-        return mapped
+        return mapped if label else f"the stream gives it no label and the montage has no {name!r}"
+    if not label:
+        mapped = replace(mapped, channel=replace(mapped.channel, label=mapped.channel.placement.label()))
     family = _TYPE_FAMILY.get(kind.upper())
     if kind and family is not None and family != mapped.channel.modality:
         return f"the stream says its type is {kind!r} but the label maps it to {mapped.channel.modality}"
@@ -191,7 +203,7 @@ class LslSource:
         self.info = info
         self.layout = _layout(info)
         self.fs_hz = self.layout.fs_hz
-        results = [(i, label or f"channel {i + 1}", map_lsl_channel(label, unit, kind, self.fs_hz, montage))
+        results = [(i, label or unlabelled(i), map_lsl_channel(label, unit, kind, self.fs_hz, montage, i))
                    for i, (label, unit, kind) in enumerate(describe_channels(info))]
         mapped, self.skipped = split_mapped(results, f"LSL stream {info.name()!r}")
         log_skipped(f"LSL stream {info.name()!r}", self.skipped)
