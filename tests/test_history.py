@@ -334,3 +334,14 @@ def test_rest_time_comes_from_the_summary_when_it_has_it():
     for summary in ({"channels": [{"label": "EMG R-ADM", "rest_s": 42.0}]},
                     {"channels": {"EMG R-ADM": {"rest_s": 42.0}}}, {"rest_s": {"EMG R-ADM": 42.0}}):
         assert channel_rest_s(summary | movement, chans, 100.0) == {"EMG R-ADM": 42.0, "EMG R-AbH": 90.0}
+
+
+def test_two_adds_at_once_store_each_recording_once(nights_dir, tmp_path):
+    db = tmp_path / "h.sqlite3"
+    cmd = [sys.executable, "-m", "fascdetect", "history", "add", "--no-progress", "--db", str(db), *edfs(nights_dir)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    stored = [int(out.split(" recording(s) stored")[0].rsplit("\n", 1)[-1]) for out, _ in outs]
+    assert sum(stored) == NIGHTS
+    assert _count_consistent(db) == NIGHTS
