@@ -277,7 +277,7 @@ def test_record_publishes_every_event_as_a_json_marker_at_its_onset_in_the_sourc
 
 
 def test_a_stream_without_channel_labels_is_mapped_by_channel_number(tmp_path: Path) -> None:
-    """The OpenBCI GUI's LSL streams describe no channels: the montage names them 'channel N'."""
+    """Some senders describe no channels: the montage names them 'channel N'."""
     montage = tmp_path / "numbers.toml"
     montage.write_text('["channel 2"]\nmodality = "EMG"\nside = "R"\nregion = "AbH"\n', encoding="utf-8")
     info = pylsl.StreamInfo(name(), "EEG", 3, 250.0, "float32", name())

@@ -156,7 +156,7 @@ def map_lsl_channel(label: str, unit: str, kind: str, fs_hz: float, montage: Mon
                     index: int = 0) -> MappedChannel | str:
     """The channel for one LSL channel, or why it is skipped (as for a file's signal).
 
-    Many senders (the OpenBCI GUI among them) describe no channels: such a
+    Some senders describe no channels: such a
     channel is ``channel N`` (1-based) for the montage, and takes its
     placement's conventional label, so the recording reads back without it.
     """
