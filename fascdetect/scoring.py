@@ -88,7 +88,7 @@ def score(detected: list[Event], truth: list[Event], tolerance_s: dict[str, floa
     """Per-kind scores of ``detected`` against ``truth``."""
     tol = {**ONSET_TOLERANCE_S, **(tolerance_s or {})}
     out = {}
-    for kind in EVENT_KINDS:
+    for kind in dict.fromkeys((*EVENT_KINDS, "activity")):  # activity is scored even before the model lists it
         det = [e for e in detected if e.kind == kind]
         tru = [e for e in truth if e.kind == kind and not (kind == "twitch" and MASKED in e.flags)]
         s = KindScore(kind)
