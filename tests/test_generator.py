@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -370,3 +372,36 @@ def test_background_level_drifts_when_asked():
         return np.std(rms) / np.mean(rms)
     assert window_rms_cv(base) < 0.03
     assert window_rms_cv(base.with_(noise_drift_sd=0.3, noise_drift_tau_s=60.0)) > 0.08
+
+
+WALKING_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "walking_leg_emg"
+
+
+def _cycle_profile(env: np.ndarray, fs: float, touchdowns: np.ndarray, bins: int = 20) -> np.ndarray:
+    """Mean envelope over the gait cycles between consecutive touchdowns, ``bins`` phase steps, peak 1."""
+    t = np.arange(len(env)) / fs
+    prof = np.mean([np.interp(a + (b - a) * np.arange(bins) / bins, t, env) for a, b in zip(touchdowns, touchdowns[1:])], axis=0)
+    return prof / prof.max()
+
+
+def test_gait_envelopes_match_the_real_treadmill_recording():
+    """Simulated TA/PER/GAS cycle profiles against Santuz et al.'s ID0012 (TA, PL, GM), phase from touchdowns.
+
+    The simulator's templates were measured on this recording, so the shapes must agree closely:
+    correlation ≥ 0.85 per muscle (noise, stride variation and the band-noise carrier blur them).
+    """
+    if not WALKING_DATA.is_dir():
+        pytest.skip(f"real recordings not found at {WALKING_DATA} (see ../shared/data/README.md)")
+    raw = np.genfromtxt(WALKING_DATA / "ID0012_TW_01_raw_emg.csv", delimiter=",", names=True)
+    cycles = np.genfromtxt(WALKING_DATA / "ID0012_TW_01_cycles.csv", delimiter=",", names=True)
+    real = {m: _cycle_profile(_envelope(raw[col], 1000.0), 1000.0, cycles["touchdown_s"]) for m, col in
+            (("TA", "TA"), ("PER", "PL"), ("GAS", "GM"))}
+    sc = SCENARIOS["walking"].with_(montage=REAL_MONTAGE, walk_first_s=(1.0, 2.0), walk_bout_s=(50.0, 55.0),
+                                    movement_rate_per_h=0.0)
+    r = simulate(sc, 60.0, 9)
+    (bout,) = [e for e in r.events("movement") if "gait" in e.flags and e.side == "L"]
+    hs = _heel_strikes(r, "L")
+    hs = hs[(hs > bout.onset_s + 1.5) & (hs < bout.end_s - 1.5)]
+    for m, ref in real.items():
+        sim = _cycle_profile(_envelope(r.channel(f"EMG L-{m}")[0], 1000.0), 1000.0, hs)
+        assert np.corrcoef(sim, ref)[0, 1] >= 0.85, (m, np.round(sim, 2), np.round(ref, 2))
