@@ -55,10 +55,11 @@ def test_twitching_that_only_comes_back_now_and_then_is_not_flagged_as_persistin
     p = period([{R_ADM: 120} if i % 3 == 0 else {} for i in range(25)])
     assert "persist-R-ADM" not in keys(p)
     assert "twitching on 5 of the last 14" in N.persistence(p)[0].text
+    assert "twitching on 2 of 4 recorded nights" in N.persistence(period([{R_ADM: 120}, {}] * 2))[0].text
 
 
 def test_persistence_in_plain_words():
-    p = period([{R_ADM: 120}] * 12 + [{}] * 2)
+    p = period([{R_ADM: 120}] * 14 + [{}] * 2)
     (f,) = N.persistence(p)
     assert f.text.startswith("right abductor digiti minimi (ADM, lateral sole, little toe): twitching on 12 of the "
                              "last 14 recorded nights")

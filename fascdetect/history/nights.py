@@ -297,7 +297,9 @@ def persistence(period: Period) -> list[Finding]:
         if not hits:
             continue
         run = current_run(period, key)
-        text = (f"{short_name(key)}: twitching on {len(hits)} of the last {len(have)} recorded nights "
+        of = (f"the last {len(have)} recorded nights" if len(period.nights) > RECENT_NIGHTS
+              else f"{len(have)} recorded night{'s' if len(have) != 1 else ''}")
+        text = (f"{short_name(key)}: twitching on {len(hits)} of {of} "
                 f"(median {median(n.regions[key].rate_per_min for n in hits):.1f} per minute at rest on those nights)")
         if run and run[1] != run[0]:
             days = (date.fromisoformat(run[1]) - date.fromisoformat(run[0])).days + 1

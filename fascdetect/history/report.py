@@ -40,6 +40,7 @@ table { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 6px 0
 th, td { border-bottom: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.norec td { color: var(--muted); }
+td:first-child { white-space: nowrap; }
 #nightly td:nth-child(7), #nightly td:last-child { overflow-wrap: anywhere; }
 #nightly td:nth-child(-n+2) { white-space: nowrap; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
@@ -265,7 +266,7 @@ def _detail_section(period: N.Period) -> str:
     n = d.night
     rows = list(period.regions)
     index = {k: i for i, k in enumerate(rows)}
-    marks, bands = [], []
+    marks, bands, ticks = [], [], []
     for e in d.events:
         key = (e["side"], e["region"])
         clock = f"{(datetime.combine(date.today(), d.start.time()) + _td(e['t_s'])):%H:%M:%S}"
@@ -276,8 +277,11 @@ def _detail_section(period: N.Period) -> str:
             continue
         if key not in index:
             continue
-        colour = {"twitch": "#1f5fa8", "burst": "#e67e22", "cramp": "#c0392b"}.get(e["kind"], "#555")
-        marks.append((index[key], e["t_s"], e["duration_s"] if e["kind"] != "twitch" else 0.0, colour,
+        if e["kind"] == "twitch":
+            ticks.append((index[key], e["t_s"]))
+            continue
+        colour = {"burst": "#e67e22", "cramp": "#c0392b"}.get(e["kind"], "#555")
+        marks.append((index[key], e["t_s"], e["duration_s"], colour,
                       f"{e['kind']} {e['side']}-{e['region']} at {clock}"
                       + (f", {e['duration_s']:.0f} s" if e["kind"] == "cramp" else "")))
     start_clock = d.start.hour * 3600 + d.start.minute * 60 + d.start.second
@@ -286,7 +290,7 @@ def _detail_section(period: N.Period) -> str:
            f"{n.twitches} twitches, overall {n.rate_per_min:.2f} per minute at rest; {n.cramps} cramp(s).</p>",
            "<h3>When in the night (blue: twitch; orange: burst; red: cramp; grey band: movement)</h3>",
            svg.raster([_region_label(k) for k in rows], d.length_s, start_clock, marks, bands, d.recordings,
-                      f"hour-of-night raster, night of {n.night}")]
+                      f"hour-of-night raster, night of {n.night}", ticks=ticks)]
     cramped = {(e["side"], e["region"]) for e in d.events if e["kind"] == "cramp"}
     rates = {k: (r.rate_per_min, f"{_region_label(k)}: {r.rate_per_min:.2f}/min, {r.twitches} twitches")
              for k, r in n.regions.items()}

@@ -132,7 +132,7 @@ def bar_chart(dates: Sequence[str], series: Sequence[tuple[str, str, Sequence[fl
     pw, ph = width - left - right, height - top - bottom
     every = [v for _, _, vs in series for v in vs] + list(outline or [])
     vmax = _nice_max(max(every + [0.0]))
-    slot = pw / n
+    slot = min(pw / n, 36.0)  # a few nights: narrow bars at the left, not slabs
     bw = max(1.0, (slot * 0.8) / max(len(series), 1))
     body = [_text(left, 13, title, 11, extra=' font-weight="600"')]
     lx = width - right
@@ -165,13 +165,25 @@ def bar_chart(dates: Sequence[str], series: Sequence[tuple[str, str, Sequence[fl
     return _svg(width, height, body, title)
 
 
+RASTER_BIN_PX = 2.0
+"""Twitches are drawn per 2-pixel column: one mark per column, darker for more twitches (an 8-hour night of
+frequent twitching stays a small file and a readable picture)."""
+
+
+def _clock(start_clock_s: float, t: float) -> str:
+    c = (start_clock_s + t) % 86400
+    return f"{int(c // 3600):02d}:{int(c % 3600 // 60):02d}:{int(c % 60):02d}"
+
+
 def raster(rows: Sequence[str], length_s: float, start_clock_s: float,
            marks: Sequence[tuple[int, float, float, str, str]], bands: Sequence[tuple[float, float, str]],
-           recorded: Sequence[tuple[float, float]], label: str, width: float = 760) -> str:
-    """Hour-of-night raster: one row per region, a tick per twitch (or a bar for a cramp) at its time.
+           recorded: Sequence[tuple[float, float]], label: str, width: float = 760,
+           ticks: Sequence[tuple[int, float]] = (), tick_colour: str = LINE) -> str:
+    """Hour-of-night raster: one row per region, twitches as ticks and bursts or cramps as bars at their time.
 
-    ``marks`` = (row, t_s, duration_s, colour, tooltip); ``bands`` = (t_s, duration_s, tooltip) shaded across
-    all rows (movement); ``recorded`` = spans with signal (elsewhere is hatched: nothing recorded).
+    ``ticks`` = (row, t_s) of twitches, binned per RASTER_BIN_PX column; ``marks`` = (row, t_s, duration_s,
+    colour, tooltip) drawn one by one; ``bands`` = (t_s, duration_s, tooltip) shaded across all rows
+    (movement); ``recorded`` = spans with signal (elsewhere is hatched: nothing recorded).
     ``start_clock_s`` is the clock time of t = 0 (seconds after midnight), for the axis labels.
     """
     left, right, top, rh = 250, 12, 16, 16
@@ -196,6 +208,20 @@ def raster(rows: Sequence[str], length_s: float, start_clock_s: float,
         y = top + i * rh
         body.append(f'<line x1="{left}" x2="{width - right}" y1="{y + rh:.1f}" y2="{y + rh:.1f}" stroke="{GRID}"/>')
         body.append(_text(left - 6, y + rh * 0.72, r, 10, "end"))
+    bin_s = RASTER_BIN_PX * total / pw
+    bins: dict[tuple[int, int], int] = {}
+    for i, t in ticks:
+        k = (i, int(t // bin_s))
+        bins[k] = bins.get(k, 0) + 1
+    most = max(bins.values(), default=1)
+    for (i, b), n in sorted(bins.items()):
+        y = top + i * rh
+        t0 = b * bin_s
+        opacity = 1.0 if most <= 2 else 0.3 + 0.7 * (n - 1) / (most - 1)
+        body.append(f'<rect x="{x(t0):.1f}" y="{y + 2}" width="{RASTER_BIN_PX * 0.75:.1f}" height="{rh - 4}" '
+                    f'fill="{tick_colour}" fill-opacity="{opacity:.2f}"><title>{rows[i]}: {n} twitch'
+                    f'{"es" if n > 1 else ""}, {_clock(start_clock_s, t0)}–{_clock(start_clock_s, t0 + bin_s)}'
+                    "</title></rect>")
     for i, t, d, colour, tip in marks:
         y = top + i * rh
         w = max(x(t + d) - x(t), 1.2)
