@@ -125,15 +125,21 @@ class BatchStore:
     def _write_events(self, recording_id: str, settings: str, events: list[dict[str, Any]]) -> None:
         import pyarrow as pa
 
-        rows = [{"recording_id": recording_id, **e} for e in events]
-        table = pa.Table.from_pylist(rows) if rows else pa.table({"recording_id": pa.array([], pa.string())})
+        names = list(dict.fromkeys(k for e in events for k in e))  # every key of every event, first seen first
+        columns = {"recording_id": pa.array([recording_id] * len(events), pa.string())}
+        columns.update({k: [e.get(k) for e in events] for k in names if k != "recording_id"})
+        table = pa.table(columns)
         _write_parquet(self._events_path(recording_id, settings), [table], table.schema)
 
     def _write_json(self, path: Path, obj: dict[str, Any]) -> None:
         tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        with _private(tmp) as f:
-            f.write(json.dumps(obj).encode("utf-8"))
-        os.replace(tmp, path)
+        try:
+            with _private(tmp) as f:
+                f.write(json.dumps(obj).encode("utf-8"))
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     # --- compaction ----------------------------------------------------------
     def compact(self, paths: list[str]) -> dict[str, int]:
@@ -156,7 +162,7 @@ class BatchStore:
             schemas.append(pa.Table.from_pylist([recording_row(part)]).schema)
         kinds = self._compact_events(events)
         schema = _ordered(_unify(schemas), BASE_COLUMNS, TAIL_COLUMNS) if schemas else _EMPTY_ROWS()
-        rows = (recording_row(part) for part in self._parts(paths))
+        rows = (_as_text(recording_row(part), schema) for part in self._parts(paths))
         batches = (pa.Table.from_pylist(chunk, schema=schema) for chunk in _chunks(rows, ROWS_PER_GROUP))
         _write_parquet(self.root / RECORDINGS_FILE, batches, schema)
         return kinds
@@ -267,12 +273,41 @@ def _EMPTY_EVENTS():
 
 
 def _unify(schemas: Iterable[Any]) -> Any:
+    """One schema for all parts: numbers widen (int to float), nulls take the other type, and a field
+    whose types cannot be merged (a number in one file, text in another) becomes text."""
     import pyarrow as pa
 
     merged = None
     for s in schemas:
-        merged = s if merged is None else pa.unify_schemas([merged, s], promote_options="permissive")
+        if merged is None:
+            merged = s
+            continue
+        try:
+            merged = pa.unify_schemas([merged, s], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            fields = {f.name: f for f in merged}
+            for f in s:
+                if f.name not in fields:
+                    fields[f.name] = f
+                elif fields[f.name].type != f.type:
+                    try:
+                        fields[f.name] = pa.unify_schemas([pa.schema([fields[f.name]]), pa.schema([f])],
+                                                          promote_options="permissive").field(0)
+                    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                        fields[f.name] = pa.field(f.name, pa.string())
+            merged = pa.schema(list(fields.values()))
     return merged
+
+
+def _as_text(row: dict[str, Any], schema: Any) -> dict[str, Any]:
+    """Values of text columns that are not text (see ``_unify``) as their JSON."""
+    import pyarrow as pa
+
+    for f in schema:
+        v = row.get(f.name)
+        if v is not None and f.type == pa.string() and not isinstance(v, str):
+            row[f.name] = json.dumps(v)
+    return row
 
 
 def _ordered(schema: Any, first: tuple[str, ...], last: tuple[str, ...]) -> Any:

@@ -1,0 +1,466 @@
+"""`fascdetect batch` on a real Dask cluster: a scheduler and two workers started here as processes on 127.0.0.1.
+
+The cohort is six short simulated nights (written by `fascdetect simulate`)
+and one corrupt file. The Parquet output is compared with `analyze --json`
+of each file; a worker is SIGKILLed mid-task; the local engine is stopped
+with Ctrl-C (SIGINT) and resumed; every process's sockets are checked to be
+on loopback only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import ipaddress
+import json
+import math
+import os
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fascdetect.batch.discover import discover
+from fascdetect.batch.store import BatchStore, flatten_summary, settings_sha256
+from fascdetect.batch.task import Outcome
+from fascdetect.cli import main
+
+N_NIGHTS = 6
+NIGHT = "1m"
+STARTUP_TIMEOUT_S = 90
+RUN_TIMEOUT_S = 300
+# Columns that say when and where a row was computed, not what was found.
+PROVENANCE = {"analysed_at", "elapsed_s", "worker"}
+
+
+def cli(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(args))
+    return code, out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("cohort")
+    for seed in range(1, N_NIGHTS + 1):
+        code, _ = cli("simulate", "--scenario", "rest", "--duration", NIGHT, "--seed", str(seed),
+                      "--out", str(d / f"night{seed}.edf"), "--no-progress")
+        assert code == 0
+    # Not an EDF at all, though it is named like one: a failed row, and the batch goes on.
+    (d / "corrupt.edf").write_bytes(b"NOT-EDF!" + os.urandom(4000))
+    return d
+
+
+@pytest.fixture(scope="module")
+def reference(cohort) -> dict[str, dict]:
+    """`fascdetect analyze --json` of every night: what the Parquet must hold."""
+    out = {}
+    for f in sorted(cohort.glob("night*.edf")):
+        code, text = cli("analyze", str(f), "--json", "--workers", "1")
+        assert code == 0
+        out[str(f.resolve())] = json.loads(text)
+    return out
+
+
+@dataclass
+class Cluster:
+    address: str
+    client: object
+    scheduler: subprocess.Popen
+    workers: dict[str, subprocess.Popen] = field(default_factory=dict)
+    directory: Path = Path()
+
+    def start_worker(self, name: str) -> None:
+        log = open(self.directory / f"{name}.log", "wb")
+        self.workers[name] = subprocess.Popen(
+            [sys.executable, "-m", "dask", "worker", self.address, "--host", "127.0.0.1", "--no-dashboard",
+             "--dashboard-address", "127.0.0.1:0", "--nthreads", "1", "--no-nanny", "--name", name, "--local-directory", str(self.directory)],
+            stdout=log, stderr=subprocess.STDOUT)
+
+    def pids(self) -> list[int]:
+        return [self.scheduler.pid] + [p.pid for p in self.workers.values() if p.poll() is None]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from distributed import Client
+
+    d = tmp_path_factory.mktemp("dask")
+    info = d / "scheduler.json"
+    scheduler = subprocess.Popen(
+        [sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+         # Without a dashboard the scheduler still serves /health on the dashboard address: keep it on loopback.
+         "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(info)], stdout=open(d / "scheduler.log", "wb"), stderr=subprocess.STDOUT)
+    c = None
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not info.exists() or not info.read_text().strip():
+            assert scheduler.poll() is None, (d / "scheduler.log").read_text()
+            assert time.monotonic() < deadline, "scheduler did not start"
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        c = Cluster(address, None, scheduler, directory=d)
+        c.start_worker("w0")
+        c.start_worker("w1")
+        c.client = Client(address, timeout=STARTUP_TIMEOUT_S)
+        c.client.wait_for_workers(2, timeout=STARTUP_TIMEOUT_S)
+        yield c
+    finally:
+        if c is not None and c.client is not None:
+            c.client.close()
+        procs = [scheduler] + (list(c.workers.values()) if c is not None else [])
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+@pytest.fixture(scope="module")
+def first_run(cluster, cohort, tmp_path_factory):
+    out = tmp_path_factory.mktemp("batch") / "out"
+    code, text = cli("batch", str(cohort / "*.edf"), "--out", str(out), "--scheduler", cluster.address,
+                     "--no-progress", "--json")
+    return out, code, json.loads(text)
+
+
+def read(out: Path, name: str) -> list[dict]:
+    return pq.read_table(out / name).to_pylist()
+
+
+def without_nulls(row: dict) -> dict:
+    return {k: v for k, v in row.items() if v is not None}
+
+
+def sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def non_loopback(pids: list[int]) -> list[str]:
+    """Every inet socket of these processes (and their children) whose either end is not a loopback address."""
+    bad = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root] + root.children(recursive=True)
+        except psutil.NoSuchProcess:
+            continue
+        for p in procs:
+            try:
+                conns = p.net_connections(kind="inet")
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            for conn in conns:
+                for addr in (conn.laddr, conn.raddr):
+                    if addr and not ipaddress.ip_address(addr.ip).is_loopback:
+                        bad.append(f"pid {p.pid}: {conn.status} {conn.laddr} -> {conn.raddr}")
+    return bad
+
+
+def listening(pids: list[int]) -> list[str]:
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            found += [c.laddr.ip for c in psutil.Process(pid).net_connections(kind="inet") if c.status == "LISTEN"]
+    return found
+
+
+# --- the cluster run --------------------------------------------------------------
+def test_batch_on_a_dask_cluster_equals_analyze_json(first_run, cohort, reference):
+    out, code, report = first_run
+    assert code == 1  # complete, with one failed recording
+    assert (report["found"], report["done"], report["failed"], report["analysed"]) == (7, 6, 1, 7)
+    rows = read(out, "recordings.parquet")
+    events = read(out, "events.parquet")
+    assert [r["path"] for r in rows] == sorted(str(p.resolve()) for p in cohort.glob("*.edf"))
+    by_id: dict[str, list[dict]] = {}
+    for e in events:
+        by_id.setdefault(e["recording_id"], []).append(e)
+    for row in rows:
+        assert row["recording_id"] == sha256(row["path"])
+        if row["path"].endswith("corrupt.edf"):
+            continue
+        doc = reference[row["path"]]
+        assert row["status"] == "done" and row["error"] is None
+        assert row["duration_s"] == doc["recording"]["duration_s"]
+        assert row["start"].isoformat() == doc["recording"]["start"]
+        assert row["channels"] == [c["label"] for c in doc["recording"]["channels"]]
+        assert row["n_channels"] == len(doc["recording"]["channels"])
+        assert json.loads(row["summary_json"]) == doc["summary"]
+        for region in doc["summary"]["regions"]:
+            for key, value in region.items():
+                if key not in ("side", "region", "name"):
+                    assert row[f"{region['side']}_{region['region']}_{key}"] == value, key
+        for side, m in doc["summary"]["movement"].items():
+            assert row[f"movement_{side}_total_s"] == m["total_s"]
+        assert (row["twitches"], row["bursts"], row["cramps"]) == \
+            (doc["summary"]["twitches"], doc["summary"]["bursts"], doc["summary"]["cramps"])
+        got = [{k: v for k, v in without_nulls(e).items() if k != "recording_id"}
+               for e in by_id.get(row["recording_id"], [])]
+        assert got == doc["events"]
+        assert row["n_events"] == len(doc["events"])
+    assert sum(report["events"].values()) == len(events) == sum(len(d["events"]) for d in reference.values())
+    for name in ("recordings.parquet", "events.parquet"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
+
+
+def test_a_corrupt_file_is_a_failed_row_with_its_reason(first_run):
+    out, _, report = first_run
+    [row] = [r for r in read(out, "recordings.parquet") if r["path"].endswith("corrupt.edf")]
+    assert row["status"] == "failed"
+    assert "not an EDF or BDF file" in row["error"] and "\n" not in row["error"]
+    assert row["summary_json"] is None and row["n_events"] is None
+    assert report["failures"] == [{"path": row["path"], "error": row["error"]}]
+    assert all(e["recording_id"] != row["recording_id"] for e in read(out, "events.parquet"))
+
+
+def test_a_rerun_processes_nothing_already_done(first_run, cohort, cluster):
+    out, _, _ = first_run
+    parts = sorted((out / "parts").rglob("*.*"))
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in parts if p.name != ".lock"}
+    rows_before = read(out, "recordings.parquet")
+    events_before = read(out, "events.parquet")
+
+    # Same arguments: the six done nights are skipped without a task; the failed file is tried again.
+    code, text = cli("batch", str(cohort / "*.edf"), "--out", str(out), "--scheduler", cluster.address,
+                     "--no-progress", "--json")
+    again = json.loads(text)
+    assert (code, again["analysed"], again["unchanged"], again["done"], again["failed"]) == (1, 1, 6, 6, 1)
+    good = {p: v for p, v in before.items() if "corrupt" not in p.name and
+            not (p.suffix == ".json" and json.loads(v[1])["status"] == "failed")}
+    assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in good} == good
+    assert [without_nulls(r) for r in read(out, "recordings.parquet") if r["status"] == "done"] == \
+        [without_nulls(r) for r in rows_before if r["status"] == "done"]
+    assert read(out, "events.parquet") == events_before
+
+    # A night copied back over itself (new modification time, same bytes) is hashed, not analysed again.
+    night = cohort / "night1.edf"
+    os.utime(night, ns=(night.stat().st_atime_ns, night.stat().st_mtime_ns + 10**9))
+    code, text = cli("batch", str(cohort / "night*.edf"), "--out", str(out), "--scheduler", cluster.address,
+                     "--no-progress", "--json")
+    again = json.loads(text)
+    assert (code, again["analysed"], again["unchanged"], again["done"], again["failed"]) == (0, 0, 6, 6, 0)
+    assert read(out, "events.parquet") == events_before
+
+    # Other detector settings are other results: everything is analysed again.
+    code, text = cli("batch", str(cohort / "night*.edf"), "--out", str(out), "--scheduler", cluster.address,
+                     "--no-progress", "--json", "--set", "threshold_on=4.0")
+    assert json.loads(text)["analysed"] == 6
+    assert {r["settings_sha256"] for r in read(out, "recordings.parquet")} != \
+        {r["settings_sha256"] for r in rows_before}
+
+
+def test_a_worker_killed_mid_task_still_gives_the_complete_result(first_run, cohort, cluster, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    batch = subprocess.Popen(
+        [sys.executable, "-m", "fascdetect", "batch", str(cohort / "*.edf"), "--out", str(out),
+         "--scheduler", cluster.address, "--no-progress", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    killed = None
+    stray = []
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while killed is None and batch.poll() is None and time.monotonic() < deadline:
+            stray += non_loopback([batch.pid] + cluster.pids())
+            names = {addr: w["name"] for addr, w in cluster.client.scheduler_info()["workers"].items()}
+            for addr, keys in cluster.client.processing().items():
+                if any(str(k).startswith("fascdetect-batch") for k in keys) and addr in names:
+                    killed = cluster.workers[str(names[addr])]
+                    killed.send_signal(signal.SIGKILL)
+                    killed.wait()
+                    break
+            time.sleep(0.02)
+        assert killed is not None, "no task was seen running on a worker"
+        stdout, stderr = batch.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+        cluster.start_worker(f"w{len(cluster.workers)}")
+    assert batch.returncode == 1, stderr.decode()
+    report = json.loads(stdout)
+    assert (report["done"], report["failed"]) == (6, 1)
+    assert stray == []
+    # The task the dead worker held ran again elsewhere; the output is whole and the same as before.
+    ref_out = first_run[0]
+    rows = [{k: v for k, v in r.items() if k not in PROVENANCE} for r in read(out, "recordings.parquet")]
+    ref = pq.read_table(ref_out / "recordings.parquet").to_pylist()
+    assert len(rows) == 7
+    assert all(r["worker"].rsplit(":", 1)[1] != str(killed.pid) for r in read(out, "recordings.parquet")
+               if r["worker"])
+    for row in rows:
+        [same] = [r for r in ref if r["path"] == row["path"]] or [None]
+        if same is not None and row["status"] == "done" and same["settings_sha256"] == row["settings_sha256"]:
+            assert without_nulls(row) == {k: v for k, v in without_nulls(same).items() if k not in PROVENANCE}
+    by_id = {}
+    for e in read(out, "events.parquet"):
+        by_id[e["recording_id"]] = by_id.get(e["recording_id"], 0) + 1
+    assert {r["recording_id"]: r["n_events"] for r in rows if r["status"] == "done" and r["n_events"]} == by_id
+
+
+def test_the_cluster_listens_and_connects_on_loopback_only(cluster, first_run):
+    info = cluster.client.scheduler_info()
+    assert info["address"].startswith("tcp://127.0.0.1:")
+    assert info["workers"] and all(addr.startswith("tcp://127.0.0.1:") for addr in info["workers"])
+    pids = cluster.pids() + [os.getpid()]
+    assert listening(pids) and all(ipaddress.ip_address(ip).is_loopback for ip in listening(pids))
+    assert non_loopback(pids) == []
+
+
+# --- the embedded engine ------------------------------------------------------------
+def test_local_cluster_ctrl_c_leaves_a_consistent_output_and_a_rerun_finishes(cohort, reference, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    args = [sys.executable, "-m", "fascdetect", "batch", str(cohort), str(cohort / "corrupt.edf"), "--out", str(out),
+            "--workers", "1", "--no-progress", "--json"]
+    batch = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    stray = []
+    try:
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        parts = out / "parts" / "recordings"
+        # Wait for two finished nights, then press Ctrl-C.
+        while batch.poll() is None and time.monotonic() < deadline:
+            stray += non_loopback([batch.pid])
+            done = [p for p in parts.glob("*.json") if json.loads(p.read_text())["status"] == "done"] \
+                if parts.is_dir() else []
+            if len(done) >= 2:
+                batch.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.05)
+        stdout, stderr = batch.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if batch.poll() is None:
+            batch.kill()
+    assert stray == []
+    assert batch.returncode == 130, stderr.decode()
+    report = json.loads(stdout)
+    assert report["interrupted"] and 2 <= report["done"] < N_NIGHTS
+    rows = read(out, "recordings.parquet")
+    events = read(out, "events.parquet")
+    assert len(rows) == report["done"] + report["failed"]
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e["recording_id"]] = counts.get(e["recording_id"], 0) + 1
+    done = [r for r in rows if r["status"] == "done"]
+    assert {r["recording_id"] for r in done if r["n_events"]} == set(counts)
+    for r in done:
+        assert counts.get(r["recording_id"], 0) == r["n_events"] == len(reference[r["path"]]["events"])
+    assert not list(out.rglob("*.tmp-*"))
+
+    # The rerun analyses only what was not done, and ends with the whole cohort.
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    code, text = cli(*args[3:])
+    again = json.loads(text)
+    assert code == 1 and not again["interrupted"]
+    assert again["unchanged"] == report["done"] and again["done"] == N_NIGHTS and again["failed"] == 1
+    assert again["analysed"] == N_NIGHTS + 1 - report["done"]
+    events = read(out, "events.parquet")
+    assert len(events) == sum(len(d["events"]) for d in reference.values())
+    left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    assert [p.cmdline() for p in left if "resource_tracker" not in " ".join(p.cmdline())] == []
+
+
+# --- store and discovery, without Dask ------------------------------------------------
+def test_discovery_walks_directories_globs_and_keeps_a_missing_path(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for name in ("a/x.edf", "a/b/y.BDF", "a/x.truth.tsv", "a/r.hea", "a/r.dat", "a/t.csv", "a/.hidden.edf"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "a" / ".cache").mkdir()
+    (tmp_path / "a" / ".cache" / "z.edf").write_bytes(b"")
+    found = discover([str(tmp_path / "a"), str(tmp_path / "a" / "*.csv"), str(tmp_path / "a" / "r.dat"),
+                      str(tmp_path / "gone.edf")])
+    names = [str(p.relative_to(tmp_path.resolve())) for p in found]
+    assert names == ["a/.hidden.edf", "a/r.hea", "a/x.edf", "a/b/y.BDF", "a/t.csv", "gone.edf"]
+    assert discover([str(tmp_path / "a")], exclude=tmp_path / "a" / "b") == \
+        [p for p in found[:3]]
+
+
+def test_a_field_that_is_a_number_in_one_file_and_text_in_another_becomes_text(tmp_path):
+    store = BatchStore(tmp_path)
+    for i, value in enumerate([3, "n/a"]):
+        result = {"recording": {}, "events": [{"kind": "twitch", "onset": 1.0, "note": value}],
+                  "summary": {"odd": value}}
+        store.commit(Outcome(f"/c/{i}.edf", "done", recording_id=f"id{i}", result=result,
+                             analysed_at="2026-01-06T08:00:00+00:00"), "s" * 64, {})
+    store.compact(["/c/0.edf", "/c/1.edf"])
+    store.close()
+    assert [r["odd"] for r in read(tmp_path, "recordings.parquet")] == ["3", "n/a"]
+    assert [e["note"] for e in read(tmp_path, "events.parquet")] == ["3", "n/a"]
+
+
+def test_a_missing_file_is_a_failed_row_without_any_engine(tmp_path):
+    code, text = cli("batch", str(tmp_path / "gone.edf"), "--out", str(tmp_path / "out"), "--json")
+    report = json.loads(text)
+    assert code == 1 and report["failures"][0]["error"].endswith("gone.edf: file not found")
+    [row] = read(tmp_path / "out", "recordings.parquet")
+    assert row["status"] == "failed" and read(tmp_path / "out", "events.parquet") == []
+
+
+_event = st.fixed_dictionaries(
+    {"kind": st.sampled_from(["twitch", "burst", "cramp", "movement", "activity"]),
+     "onset": st.floats(0, 1e5), "duration": st.floats(0, 100)},
+    optional={"peak_uv": st.floats(0, 1e4), "peak_mg": st.floats(0, 1e4), "pattern": st.just("gait"),
+              "doublet": st.booleans(), "rate_hz": st.floats(0, 100)})
+_summary = st.fixed_dictionaries(
+    {"regions": st.lists(st.fixed_dictionaries({"side": st.sampled_from("LR"), "region": st.sampled_from(["ADM", "AbH"]),
+                                                "twitches": st.integers(0, 99)}), max_size=3,
+                         unique_by=lambda r: (r["side"], r["region"])),
+     "twitches": st.integers(0, 99)},
+    optional={"channels": st.dictionaries(st.sampled_from(["EMG L-ADM", "EMG R-AbH"]),
+                                          st.fixed_dictionaries({"rest_s": st.floats(0, 1e4)})),
+              "extra": st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=False, allow_infinity=False))})
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.booleans(), _summary, st.lists(_event, max_size=6)), min_size=1, max_size=5))
+def test_parts_compact_into_tables_that_hold_every_field(recordings):
+    """Whatever fields the analyser's JSON carries (new kinds, new summary keys), they reach the Parquet.
+
+    A field keeps one type across recordings (as the analyser's do), except that integers and floats mix.
+    """
+    with tempfile.TemporaryDirectory() as d:
+        store = BatchStore(d)
+        settings_json = {"detector": {"x": 1}}
+        s = settings_sha256(settings_json)
+        paths = []
+        for i, (ok, summary, events) in enumerate(recordings):
+            path = f"/cohort/{i}.edf"
+            paths.append(path)
+            result = {"recording": {"path": path, "duration_s": 60.0, "start": "2026-01-05T22:00:00",
+                                    "channels": [], "skipped": []}, "events": events, "summary": summary}
+            store.commit(Outcome(path, "done" if ok else "failed", recording_id=f"id{i}",
+                                 error=None if ok else "broken", result=result if ok else None,
+                                 analysed_at="2026-01-06T08:00:00+00:00"), s, settings_json)
+        store.compact(paths)
+        store.close()
+        rows = pq.read_table(Path(d) / "recordings.parquet").to_pylist()
+        events = pq.read_table(Path(d) / "events.parquet").to_pylist()
+    assert [r["path"] for r in rows] == paths
+    for row, (ok, summary, evs) in zip(rows, recordings):
+        assert row["status"] == ("done" if ok else "failed")
+        if ok:
+            assert json.loads(row["summary_json"]) == summary
+            for name, value in flatten_summary(summary).items():
+                got = row[name]
+                assert got == value or (isinstance(value, int) and math.isclose(got, value)), name
+            mine = [{k: v for k, v in without_nulls(e).items() if k != "recording_id"}
+                    for e in events if e["recording_id"] == row["recording_id"]]
+            assert mine == [{k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+                             for k, v in e.items()} for e in evs]
+    assert len(events) == sum(len(evs) for ok, _, evs in recordings if ok)
