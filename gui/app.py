@@ -3,7 +3,9 @@
 ``run_monitor`` is what ``fascdetect monitor`` calls. With a screenshot
 path it runs headless (``QT_QPA_PLATFORM=offscreen`` unless a platform is
 already chosen) for a fixed time, saves the window as PNG (owner-readable
-only: it shows health data) and measures the frame rate and CPU use.
+only: it shows health data) and measures the frame rate and CPU use; with a
+duration alone the window is shown for that long and measured the same way.
+Both print the twitch-to-screen latency (``gui.provisional.LatencyMeter``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ class RunFigures:
     def line(self) -> str:
         return (f"{self.frames_per_s:.1f} frames/s over {self.seconds:.1f} s; drawing (UI thread) "
                 f"{self.ui_cpu_pct:.0f}% of one core, whole process {self.process_cpu_pct:.0f}%; "
-                f"{self.points_per_frame:.0f} trace points per frame")
+                f"{self.points_per_frame:.0f} new trace points per frame")
 
 
 def application():
@@ -86,8 +88,25 @@ def measure(window, seconds: float) -> RunFigures:
 
 def run_monitor(spec: str, open_spec: Callable[[str], Source], scenarios: tuple[str, ...],
                 config: DetectorConfig | None = None, window_s: float = 10.0,
-                screenshot: Path | None = None, duration_s: float = 10.0) -> int:
-    """Open the window on ``spec``; with ``screenshot``, stop after ``duration_s``, save it and print figures."""
+                screenshot: Path | None = None, duration_s: float | None = None) -> int:
+    """Open the window on ``spec``; with ``duration_s``, stop after it and print figures (with ``screenshot``,
+    headless, saving the window first; 10 s if no duration is given)."""
+    if screenshot is not None and duration_s is None:
+        duration_s = 10.0
+    window = None
+    asked_to_stop = False
+    if duration_s is None:
+        # Qt's loop does not return to Python for signals on its own; the frame timer does, 30 times a
+        # second, so Ctrl-C or a SIGTERM closes the window (and any recording) cleanly, also while it
+        # is still being built.
+        def stop(*_) -> None:
+            nonlocal asked_to_stop
+            asked_to_stop = True
+            if window is not None:
+                window.close()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop)
     if screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = application()
@@ -97,22 +116,21 @@ def run_monitor(spec: str, open_spec: Callable[[str], Source], scenarios: tuple[
     window.resize(*WINDOW_SIZE)
     window.show()
     window.open_source(spec)
-    if screenshot is None:
-        # Qt's loop does not return to Python for signals on its own; the frame timer does, 30 times a
-        # second, so Ctrl-C or a SIGTERM closes the window (and any recording) cleanly.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: window.close())
-        app.exec()
+    if duration_s is None:
+        if not asked_to_stop:
+            app.exec()
+        window.close()
         window.stop_session()
         return 0
     try:
         figures = measure(window, duration_s)
-        path = save_png(window, screenshot)
+        path = save_png(window, screenshot) if screenshot is not None else None
         status = window.status.text()
         counts = window.tally.summary(window.session.status().data_s if window.session else 0.0)
     finally:
         window.close()
-    print(f"saved {path}; {figures.line()}")
+    print(f"saved {path}; {figures.line()}" if path is not None else figures.line())
+    print(window.latency.line())
     print(f"status: {status}")
     print(f"events: {counts['twitches']} twitches, {counts['bursts']} bursts, {counts['cramps']} cramps")
     return 0

@@ -27,13 +27,16 @@ class CountsTable(QtWidgets.QTableWidget):
         self.verticalHeader().setVisible(False)
         self.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
-        self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        # Columns fit their contents when the rows change, not on every cell update (that re-measures
+        # every cell of the table each time a count changes).
+        self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Interactive)
         self.keys: list[tuple[str, str]] = []
 
     def refresh(self, tally: Tally, now_s: float, counted_s: float) -> None:
         """``now_s``: stream time (for the recent rate); ``counted_s``: how long the tally has counted."""
         keys = list(tally.counts)
-        if keys != self.keys:
+        resize = keys != self.keys
+        if resize:
             self.keys = keys
             self.clearContents()
             self.setRowCount(len(keys))
@@ -53,6 +56,8 @@ class CountsTable(QtWidgets.QTableWidget):
                     self.setItem(row, col, item)
                 if item.text() != text:
                     item.setText(text)
+        if resize:
+            self.resizeColumnsToContents()
 
     def cell_text(self, side: str, region: str, column: str) -> str:
         """The text shown for one region and column (what a user reads; used by tests)."""

@@ -9,6 +9,7 @@ red outline and its running duration.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
@@ -71,6 +72,9 @@ class FootMap(QtWidgets.QWidget):
         self._cramp_seen: dict[tuple[str, str], float] = {}
         self._final_onset: dict[tuple[str, str], float] = {}
         self._shown: tuple = ()
+        self._flashed = False
+        self.on_painted: Callable[[float], None] | None = None
+        """Called with the wall time (monotonic) after each repaint: what the latency figure is measured to."""
 
     def set_sensed(self, regions: set[tuple[str, str]]) -> None:
         self.sensed = set(regions)
@@ -80,7 +84,9 @@ class FootMap(QtWidgets.QWidget):
         self.rates = dict(rates)
 
     def flash(self, side: str, region: str) -> None:
+        """A twitch now: the region's outline flashes (restarted if it is already flashing)."""
         self.flashed_at[(side, region)] = time.monotonic()
+        self._flashed = True
 
     def set_cramps(self, ongoing: list[Event], ended: list[Event]) -> None:
         """Cramps building now (provisional, duration so far) and cramps the pipeline made final.
@@ -114,8 +120,9 @@ class FootMap(QtWidgets.QWidget):
         the map every frame would cost more than all the traces."""
         shown = (tuple(sorted((k, round(v)) for k, v in self.rates.items())), frozenset(self.flashing()),
                  tuple(sorted((k, round(d), going) for k, (d, going) in self.cramps.items())))
-        if shown != self._shown:
+        if shown != self._shown or self._flashed:
             self._shown = shown
+            self._flashed = False
             self.update()
 
     def reset(self) -> None:
@@ -144,6 +151,8 @@ class FootMap(QtWidgets.QWidget):
         p.drawLine(QtCore.QPointF(w / 2, 4), QtCore.QPointF(w / 2, h - 4))
         self._draw_legend(p, QtCore.QRectF(8, h + 2, w - 16, legend_h - 6))
         p.end()
+        if self.on_painted is not None:
+            self.on_painted(time.monotonic())
 
     def _draw_foot(self, p: QtGui.QPainter, cell: QtCore.QRectF, side: str, view: str) -> None:
         p.setPen(self.palette().color(QtGui.QPalette.ColorRole.Text))

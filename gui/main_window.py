@@ -4,6 +4,9 @@ The timer (``FRAME_HZ``) is the only thing that draws: it takes the events
 the worker made final since the last frame, adds them to the Tally (the
 same one ``analyze`` reports from) and redraws from the ring buffers. Data
 arriving faster or slower never changes how often the screen is drawn.
+Twitches of still-open episodes are shown at once as provisional
+(``gui.provisional``) and confirmed or withdrawn when their episode is
+final; only final events are counted.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from gui.controls import Controls
 from gui.counts_table import CountsTable
 from gui.cramp_alert import CrampAlert
 from gui.foot_map import FootMap
+from gui.provisional import LatencyMeter, TwitchBook, twitch_key
 from gui.session import LiveSession
 from gui.settings_view import SettingsView
 from gui.status_bar import MonitorStatusBar
@@ -77,11 +81,14 @@ class MonitorWindow(QtWidgets.QMainWindow):
         """Stream time of the last reset: session averages are per minute since then."""
         self.frames = FrameMeter()
         self.points_drawn = 0
-        """Trace points drawn since the window opened (for the frame-cost figures)."""
+        """Trace min/max values computed since the window opened (for the frame-cost figures)."""
+        self.book = TwitchBook()
+        self.latency = LatencyMeter()
 
         self.controls = Controls(scenarios, window_s)
         self.alert = CrampAlert()
         self.foot_map = FootMap()
+        self.foot_map.on_painted = self.latency.painted
         self.counts = CountsTable()
         self.settings = SettingsView()
         self.settings.show_config(self.config)
@@ -172,6 +179,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.traces.set_channels(session.channels, session.traces)
         self.timeline.set_rows(list(self.tally.counts))
         self.alert.clear()
+        self.book.clear()
         self._shown = session
 
     def _ended(self, error: str) -> None:
@@ -208,15 +216,21 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if session is None:
             return
         status = session.status()
+        ongoing: list[Event] = []
         if session is self._shown:
-            events = session.drain_events()
+            provisional, events = session.take()
+            wall_s = time.monotonic()
             if events:
                 self._take_events(events)
+            fresh = self.book.update(provisional, events, wall_s)
+            for i, e in enumerate(fresh):
+                self.foot_map.flash(e.side, e.region)
+                self.latency.taken(session.arrivals.get(twitch_key(e)), provisional=i >= self.book.fresh_final)
+            ongoing = [e for e in provisional if e.kind == "cramp"]
         now_s = status.data_s
         if session is self._shown and self.traces.feet:
-            self.points_drawn += self.traces.refresh(now_s, status.noise_floor)
+            self.points_drawn += self.traces.refresh(now_s, status.noise_floor, self.book, time.monotonic())
             self.foot_map.set_rates({key: self.tally.recent_rate_per_min(*key, now_s) for key in self.tally.counts})
-            ongoing = session.provisional
             self.foot_map.set_cramps(ongoing, [])
             self.alert.show_cramps(ongoing, [])
             self.foot_map.refresh()
@@ -236,9 +250,6 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.tally.add(events)
         self.traces.add_events(events)
         self.timeline.add_events(events)
-        for e in events:
-            if e.kind == "twitch":
-                self.foot_map.flash(e.side, e.region)
         cramps = [e for e in events if e.kind == "cramp"]
         if cramps:
             self.foot_map.set_cramps([], cramps)

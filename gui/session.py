@@ -1,10 +1,11 @@
 """LiveSession: a Source run through the Pipeline on a worker thread.
 
 The worker owns the source, the pipeline and the recording file; it leaves
-filtered samples in ring buffers and final events in a queue, and the UI
-thread takes them at its own pace (``drain_events``, ``status``). Opening
-the source happens on the worker too, because a Bluetooth connection can
-take seconds.
+filtered samples in ring buffers, and after every block the final events
+and the pipeline's classification of still-open episodes
+(``Pipeline.provisional_events``) as one snapshot; the UI thread takes them
+at its own pace (``take``, ``status``). Opening the source happens on the
+worker too, because a Bluetooth connection can take seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fascdetect.errors import FascdetectError
 from fascdetect.model import Block, Channel, Event
 from fascdetect.pipeline import Pipeline
 from fascdetect.sources import Source
+from gui.provisional import twitch_key
 from gui.recording import LiveRecording
 from gui.ring import SampleRing
 
@@ -33,8 +35,12 @@ log = logging.getLogger(__name__)
 
 STALL_S = 3.0
 """No block for this long (wall time) is shown as a stalled stream."""
-PROVISIONAL_EVERY_S = 0.5
-"""How often (wall time) the worker re-classifies still-open episodes to show a cramp while it builds."""
+PROVISIONAL_DUTY = 9.0
+"""After classifying the open episodes took t, the next classification waits until 9·t has passed (unless
+events became final): at most a tenth of the worker's time. Usually that is every block (~0.1 ms each); during
+a cramp the open episode holds thousands of discharges and one classification can take 100-200 ms."""
+ARRIVALS_KEPT_S = 60.0
+"""Block arrival times are kept this long (stream time) to date each twitch's last sample."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,13 @@ class LiveSession(QtCore.QObject):
         self.channels: tuple[Channel, ...] = ()
         self.traces: dict[str, TraceSlot] = {}
         self.provisional: list[Event] = []
-        """Cramps in episodes not yet final, re-classified every PROVISIONAL_EVERY_S (may still change)."""
+        """Events of the episodes not final yet, as the pipeline classifies them after the latest block
+        (they may still change); replaced together with the final events under ``_lock``."""
+        self.arrivals: dict[tuple, float] = {}
+        """Twitch key (``gui.provisional.twitch_key``) → wall time (monotonic) its last sample arrived."""
+        self._lock = threading.Lock()
+        self._block_arrivals: dict[float, deque[tuple[int, float]]] = {}
+        self._lane_fs: dict[str, float] = {}
         self._events: deque[Event] = deque()
         self._status = SessionStatus()
         self._commands: queue.SimpleQueue[tuple[str, Path | None]] = queue.SimpleQueue()
@@ -117,10 +129,18 @@ class LiveSession(QtCore.QObject):
 
     def drain_events(self) -> list[Event]:
         """Final events since the last call, in the order the pipeline made them."""
-        out = []
-        while self._events:
-            out.append(self._events.popleft())
+        with self._lock:
+            out = list(self._events)
+            self._events.clear()
         return out
+
+    def take(self) -> tuple[list[Event], list[Event]]:
+        """(open episodes' events as they stand, final events since the last call), from one pipeline state:
+        an episode is in exactly one of the two, so a twitch never seems to vanish between them."""
+        with self._lock:
+            out = list(self._events)
+            self._events.clear()
+            return self.provisional, out
 
     def status(self) -> SessionStatus:
         """The worker's latest snapshot, with the link state and battery read live from the source
@@ -174,6 +194,9 @@ class LiveSession(QtCore.QObject):
 
     def _prepare(self, channels: tuple[Channel, ...]) -> None:
         self.channels = channels
+        for c in channels:
+            self._lane_fs[c.label] = self._lane_fs[lane_key(c)] = c.fs_hz
+            self._block_arrivals.setdefault(c.fs_hz, deque())
         by_rate: dict[float, list[Channel]] = {}
         for c in channels:
             by_rate.setdefault(c.fs_hz, []).append(c)
@@ -186,23 +209,57 @@ class LiveSession(QtCore.QObject):
         next_provisional = 0.0
         try:
             for block in source.blocks():
+                arrived = time.monotonic()
                 if self._stop.is_set():
                     break
+                self._note_arrival(block, arrived)
                 self._handle_commands(source, block)
                 if self._recording is not None:
                     self._recording.write(block)
                 step = pipeline.feed(block)
-                self._publish(block, step.filtered, step.events)
-                if time.monotonic() >= next_provisional or any(e.kind == "cramp" for e in step.events):
-                    # a cramp made final must not linger as a building one
-                    self.provisional = provisional_cramps(pipeline)
-                    next_provisional = time.monotonic() + PROVISIONAL_EVERY_S
+                provisional = None
+                # Final events always come with a fresh classification, so the two never overlap.
+                if step.events or time.monotonic() >= next_provisional:
+                    t0 = time.perf_counter()
+                    provisional = pipeline.provisional_events()
+                    next_provisional = time.monotonic() + PROVISIONAL_DUTY * (time.perf_counter() - t0)
+                self._publish(block, step.filtered, step.events, provisional)
                 self._update_status(source, pipeline, block)
         finally:
-            self.provisional = []
-            self._publish(None, None, pipeline.flush())
+            self._publish(None, None, pipeline.flush(), [])
 
-    def _publish(self, block: Block | None, filtered: Block | None, events: list[Event]) -> None:
+    def _note_arrival(self, block: Block, wall_s: float) -> None:
+        arrivals = self._block_arrivals[block.fs_hz]
+        arrivals.append((block.end, wall_s))
+        while arrivals and arrivals[0][0] < block.end - ARRIVALS_KEPT_S * block.fs_hz:
+            arrivals.popleft()
+
+    def _arrival_of(self, e: Event) -> float | None:
+        """Wall time at which the block holding the event's last sample arrived."""
+        fs = self._lane_fs.get(e.channel)
+        if fs is None:
+            return None
+        last = round(e.end_s * fs) - 1
+        found = None
+        for end, wall_s in reversed(self._block_arrivals[fs]):
+            if end <= last:
+                break
+            found = wall_s
+        return found
+
+    def _publish(self, block: Block | None, filtered: Block | None, events: list[Event],
+                 provisional: list[Event] | None) -> None:
+        """Ring buffers, then final events and open episodes as one snapshot (``provisional`` None: unchanged)."""
+        for e in events + (provisional or []):
+            if e.kind == "twitch":
+                key = twitch_key(e)
+                if key not in self.arrivals:
+                    arrival = self._arrival_of(e)
+                    if arrival is not None:
+                        self.arrivals[key] = arrival
+        if len(self.arrivals) > 4096:
+            cutoff = time.monotonic() - ARRIVALS_KEPT_S
+            self.arrivals = {k: t for k, t in self.arrivals.items() if t >= cutoff}
         if filtered is not None:
             rows_by_ring: dict[int, tuple[SampleRing, list[int]]] = {}
             for i, c in enumerate(filtered.channels):
@@ -210,10 +267,12 @@ class LiveSession(QtCore.QObject):
                 rows_by_ring.setdefault(id(slot.ring), (slot.ring, []))[1].append(i)
             for ring, rows in rows_by_ring.values():
                 ring.write(filtered.data[rows], filtered.start)
-        if events:
-            if self._recording is not None:
-                self._recording.add_events(events)
+        if events and self._recording is not None:
+            self._recording.add_events(events)
+        with self._lock:
             self._events.extend(events)
+            if provisional is not None:
+                self.provisional = provisional
 
     def _update_status(self, source: Source, pipeline: Pipeline, block: Block) -> None:
         if block.fs_hz == self.channels[0].fs_hz:
@@ -260,6 +319,12 @@ class LiveSession(QtCore.QObject):
             log.info("recording closed: %s", self._recording.path)
             self._recording = None
             self._emit(self.recording_changed, "", "")
+
+
+def lane_key(channel: Channel) -> str:
+    """The pipeline's lane of a channel: its label for EMG, ``ACC side-region`` for an accelerometer axis
+    (the key of noise floors, channel states and accelerometer events)."""
+    return channel.label if channel.modality == "EMG" else f"ACC {channel.side}-{channel.region}"
 
 
 def link_state(source: Source) -> str:

@@ -5,7 +5,8 @@ shows something at once. ``sim-ble[:SCENARIO]`` runs the simulated wearable
 behind a stand-in BlueZ on a private D-Bus and reads it with the real
 Bluetooth source (bleak), exercising the whole wireless path without radio. ``--screenshot FILE.png --duration S`` runs
 headless for S seconds, saves the window and prints the frame rate and CPU
-use (for tests, benchmarks and the README's pictures).
+use (for tests, benchmarks and the README's pictures); ``--duration S`` alone
+shows the window for S seconds. Both print the twitch-to-screen latency.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="override a detector setting (see analyze --show-config); repeatable")
     p.add_argument("--window", type=float, default=10.0, metavar="S", help="trace window in seconds (default 10)")
     p.add_argument("--screenshot", metavar="FILE.png", help="run headless, save the window as PNG and exit")
-    p.add_argument("--duration", metavar="D", help=f"with --screenshot: how long to run first, e.g. 20s "
-                   f"(default {DEFAULT_SCREENSHOT_S:g}s)")
+    p.add_argument("--duration", metavar="D", help="run this long, e.g. 20s, then close and print the frame rate, CPU "
+                   f"use and twitch-to-screen latency (with --screenshot: default {DEFAULT_SCREENSHOT_S:g}s)")
     return p
 
 
@@ -53,12 +54,10 @@ def run(args: argparse.Namespace) -> int:
     simulated_radio = kind.strip().lower() == SIM_BLE
     if not simulated_radio:
         parse_source_spec(args.source)  # a malformed spec fails here, before any window opens
-    if args.duration and not args.screenshot:
-        raise InputError("--duration goes with --screenshot (an interactive monitor runs until its window is closed)")
     if not 1.0 <= args.window <= 30.0:
         raise InputError(f"--window must be between 1 and 30 seconds, not {args.window:g}")
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
-    duration_s = parse_duration(args.duration) if args.duration else DEFAULT_SCREENSHOT_S
+    duration_s = parse_duration(args.duration) if args.duration else (DEFAULT_SCREENSHOT_S if args.screenshot else None)
     bluez = _start_simulated_radio(scenario.strip() or "rest") if simulated_radio else None
     try:
         return run_monitor("ble" if bluez else args.source, lambda spec: open_cli_source(spec, montage),
