@@ -51,7 +51,13 @@ class AnalysisResult:
     fs_by_label: dict[str, float]
 
     def summary(self) -> dict[str, Any]:
-        out = self.tally.summary(self.duration_s)
+        unusable: dict[tuple[str, str], float] = {}
+        for c in self.channels:
+            report = self.clips.get(c["label"])
+            if report is not None:
+                key = (c["side"], c["region"])
+                unusable[key] = max(unusable.get(key, 0.0), report.samples / c["fs_hz"])
+        out = self.tally.summary(self.duration_s, unusable)
         out["clipped"] = {label: {"seconds": round(r.samples / self.fs_by_label[label], 3), "stretches": r.stretches,
                                   "first_s": round(r.first_s or 0.0, 3)} for label, r in self.clips.items()}
         out["mains_hz"] = self.mains_hz
@@ -59,23 +65,40 @@ class AnalysisResult:
         return out
 
     def notes(self, summary: dict[str, Any]) -> list[str]:
+        notes = self.rate_notes()
         busy = [r for r in summary["regions"] if r["twitches_per_min"] >= WIDESPREAD_RATE_PER_MIN]
         if len(busy) >= WIDESPREAD_MIN_REGIONS and len({r["side"] for r in busy}) == 2:
-            return [f"Frequent twitching in {len(busy)} regions on both feet (>= {WIDESPREAD_RATE_PER_MIN:g}/min): "
-                    "a pattern worth showing a clinician. fascdetect describes signals; it does not diagnose."]
-        return []
+            notes.append(f"Frequent twitching in {len(busy)} regions on both feet (>= {WIDESPREAD_RATE_PER_MIN:g}/min):"
+                         " a pattern worth showing a clinician. fascdetect describes signals; it does not diagnose.")
+        return notes
+
+    def rate_notes(self) -> list[str]:
+        """Sampling rates too low to see a twitch are said, not guessed."""
+        c = self.config
+        slow_acc = sorted({(ch["fs_hz"], f"ACC {ch['side']}-{ch['region']}") for ch in self.channels
+                           if ch["modality"] == "ACC" and ch["fs_hz"] < c.acc_min_twitch_fs_hz})
+        slow_emg = sorted({(ch["fs_hz"], ch["label"]) for ch in self.channels
+                           if ch["modality"] == "EMG" and ch["fs_hz"] < c.emg_min_twitch_fs_hz})
+        notes = [f"{label} is sampled at {fs:g} Hz: below {c.acc_min_twitch_fs_hz:g} Hz an accelerometer cannot "
+                 "resolve a twitch's mechanical response, so it gives movement only (no twitches)."
+                 for fs, label in slow_acc]
+        notes += [f"{label} is sampled at {fs:g} Hz: below {c.emg_min_twitch_fs_hz:g} Hz a 3-40 ms potential is "
+                  "barely resolved, so twitch detection there is unreliable." for fs, label in slow_emg]
+        return notes
 
     def to_json(self) -> dict[str, Any]:
+        summary = self.summary()
+        rest = {(r["side"], r["region"]): r["rest_s"] for r in summary["regions"]}
         return {
             "recording": {
                 "path": self.path,
                 "duration_s": round(self.duration_s, 6),
                 "start": self.start,
-                "channels": self.channels,
+                "channels": [{**c, "rest_s": rest.get((c["side"], c["region"]), 0.0)} for c in self.channels],
                 "skipped": [{"label": label, "reason": reason} for label, reason in self.skipped],
             },
             "events": [e.to_json() for e in self.events],
-            "summary": self.summary(),
+            "summary": summary,
         }
 
     def write_tsv(self, path: str | Path) -> None:
@@ -100,17 +123,19 @@ class AnalysisResult:
             lines.append(f"Clipped: {label}: {c['seconds']:.2f} s in {c['stretches']} stretch(es), first at "
                          f"{_hms(c['first_s'])}; excluded from detection")
         lines.append("")
-        head = f"{'side':<5}{'region':<7}{'twitches':>9}{'per min':>9}{'doublets':>9}{'bursts':>7}{'cramps':>7}" \
-               f"{'cramp s':>9}{'longest':>9}  muscle"
+        head = f"{'side':<5}{'region':<7}{'twitches':>9}{'per min':>9}{'rest min':>9}{'doublets':>9}{'bursts':>7}" \
+               f"{'cramps':>7}{'cramp s':>9}{'active s':>9}  muscle"
         lines.append(head)
         lines.append("-" * len(head))
         for r in s["regions"]:
             lines.append(f"{r['side']:<5}{r['region']:<7}{r['twitches']:>9}{r['twitches_per_min']:>9.2f}"
-                         f"{r['doublets']:>9}{r['bursts']:>7}{r['cramps']:>7}{r['cramp_total_s']:>9.1f}"
-                         f"{r['cramp_longest_s']:>9.1f}  {r['name']}")
+                         f"{r['rest_s'] / 60:>9.1f}{r['doublets']:>9}{r['bursts']:>7}{r['cramps']:>7}"
+                         f"{r['cramp_total_s']:>9.1f}{r['active_s']:>9.1f}  {r['name']}")
         for side, m in s["movement"].items():
             lines.append(f"Movement, {'left' if side == 'L' else 'right'} foot: {m['count']} episode(s), "
                          f"{_hms(m['total_s'])} (twitches not counted while moving)")
+        lines.append("Twitches are counted only at rest: not during movement, voluntary activity or cramps "
+                     "('rest min', 'active s').")
         lines.append(f"Total: {s['twitches']} twitches, {s['bursts']} bursts, {s['cramps']} cramps")
         lines.extend(s["notes"])
         return "\n".join(lines)
@@ -235,7 +260,8 @@ def _analyze_side(path: str, montage: Montage, config: DetectorConfig, index: in
 
 def _result(source: Source, config: DetectorConfig, path: str, runs: list[_Pass]) -> AnalysisResult:
     events = sort_events([e for r in runs for e in r.events])
-    tally = Tally([(c.side, c.region) for c in source.channels])
+    tally = Tally([(c.side, c.region) for c in source.channels],
+                  margins_s=(config.movement_margin_s, config.activity_margin_s))
     tally.add(events)
     done_s = max(r.done_s for r in runs)
     return AnalysisResult(

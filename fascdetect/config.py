@@ -112,6 +112,50 @@ class DetectorConfig:
     acc_crosstalk_window_s: float = 0.03
     """Mechanical vibration reaches neighbouring accelerometers within this window."""
 
+    # --- rest state: twitches are counted only in a relaxed muscle ------------
+    local_reference_s: float = 0.3
+    """CFAR reference window on each side of a brief candidate: its own local background."""
+    local_guard_s: float = 0.01
+    """Gap between a candidate and its reference windows (the envelope's smearing)."""
+    twitch_min_local_snr: float = 7.0
+    """A twitch's peak (largest filtered sample) must exceed its local background (the smallest median RMS
+    envelope of the reference sub-windows around it) by this factor. Real rest EMG holds a population of small
+    potentials up to ~7x its background (BioSPPy emg.txt, ~12 per minute); below that a potential is background."""
+    raised_background_factor: float = 1.6
+    """A candidate whose local background exceeds the channel's rest floor by this factor sits in raised (tonic or
+    voluntary) activity: active, not counted."""
+    activity_gap_s: float = 0.25
+    """Discharges of one channel at most this far apart form a train (voluntary units fire at 5-25 Hz)."""
+    activity_min_discharges: int = 4
+    """A train of at least this many discharges is voluntary or tonic activity..."""
+    activity_min_s: float = 0.4
+    """...spanning at least this long (a 6 Hz train of 0.5 s; a multiplet of 4 spans at most ~0.35 s)..."""
+    activity_max_cv: float = 0.5
+    """...at a fairly regular interval: the coefficient of variation of its intervals at most this
+    (voluntary units ~0.1-0.3; Poisson fasciculations ~1)."""
+    activity_density_window_s: float = 1.0
+    activity_density_min: int = 3
+    """A candidate with at least this many low-level potentials (below the twitch SNR) within the window on either
+    side sits in weak voluntary activity (real rest holds ~0.2 such potentials per second, weak contractions 3+)."""
+    activity_margin_s: float = 1.0
+    """Candidates this close to an active stretch of their channel belong to it and are not counted."""
+    cramp_min_fill: float = 0.2
+    """A cramp is sustained: its discharges fill at least this fraction of its span. Simulated cramps fill
+    0.33-0.65, the separate potentials of real weak voluntary contractions 0.03-0.10."""
+    gait_burst_gap_s: float = 0.15
+    """Gaps up to this long inside one muscle's gait burst do not split it."""
+    gait_min_burst_s: float = 0.1
+    """A gait burst lasts at least this long (swing-phase TA, stance-phase calf: 0.2-0.6 s)."""
+    gait_period_s: tuple[float, float] = (0.4, 2.5)
+    """Successive bursts of one muscle this far apart (onset to onset) are one stride (cadence 0.4-2.5 Hz)."""
+    gait_min_strides: int = 3
+    """This many bursts at stride intervals on one muscle, with another muscle of the leg bursting too, is gait."""
+    acc_min_twitch_fs_hz: float = 200.0
+    """Below this rate an accelerometer cannot resolve a twitch's mechanical response (its band reaches 100 Hz):
+    it gives movement only."""
+    emg_min_twitch_fs_hz: float = 500.0
+    """Below this EMG rate a 3-40 ms potential is barely resolved: detection is flagged unreliable."""
+
     def __post_init__(self) -> None:
         lo, hi = self.emg_band_hz
         if not 0 < lo < hi:

@@ -15,7 +15,7 @@ import numpy as np
 
 from fascdetect.regions import Placement
 
-EVENT_KINDS = ("twitch", "burst", "cramp", "movement")
+EVENT_KINDS = ("twitch", "burst", "cramp", "movement", "activity")
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,8 @@ class Event:
         }
         for flag in ("doublet", "multiplet", "acc_confirmed"):
             out[flag] = flag in self.flags
+        if "gait" in self.flags:
+            out["pattern"] = "gait"
         for key, value in self.extra:
             out[key] = round(float(value), 3)
         return out

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fascdetect.config import DetectorConfig
-from fascdetect.detect.classify import Activity, classify_episode, link_gap_s, split_episodes
-from fascdetect.detect.segmenter import RunTracker, Segment, Segmenter
+from fascdetect.detect.classify import Activity, classify_episode, link_gap_s, reach_s, split_episodes
+from fascdetect.detect.segmenter import LocalReference, RunTracker, Segment, Segmenter
 from fascdetect.dsp.envelope import BinnedEnvelope, EnvelopeChunk
 from fascdetect.dsp.filters import StreamingSos, bandpass_sos, mains_stop_sos
 from fascdetect.dsp.mains import CANDIDATES_HZ, detect_mains, mains_rms
@@ -60,7 +60,7 @@ class _Chain:
     """Processing for the channels of one modality at one sampling rate."""
 
     def __init__(self, channels: list[Channel], fs_hz: float, config: DetectorConfig, lanes: list[Lane],
-                 lane_rows: list[list[int]], window_s: float) -> None:
+                 lane_rows: list[list[int]], window_s: float, twitch_max_s: float) -> None:
         self.channels = channels
         self.fs_hz = fs_hz
         self.config = config
@@ -73,12 +73,15 @@ class _Chain:
         floor = RunningFloor(len(lanes), frame_bins, config.noise_history_frames, config.noise_reject_factor,
                              max(1, round(config.noise_max_hold_s / config.noise_frame_s)))
         probe_frames = max(1, round(config.mains_probe_s / config.noise_frame_s))
+        reference = LocalReference(len(lanes), max(1, round(config.local_reference_s / self.bin_s)),
+                                   round(config.local_guard_s / self.bin_s), max(1, round(twitch_max_s / self.bin_s)))
         self.segmenter = Segmenter(len(lanes), frame_bins, probe_frames, floor, config.threshold_on,
                                    config.threshold_off, tail_bins=window_bins - 1,
                                    strong_fraction=config.offset_fraction_of_peak,
-                                   decay_bins=config.offset_peak_decay_s / self.bin_s)
+                                   decay_bins=config.offset_peak_decay_s / self.bin_s, reference=reference)
         self.origin: int | None = None
         self.next_sample: int | None = None
+        self.last_bad: dict[str, bool] = {}
         self.clips = {c.label: ClipReport() for c in channels}
         lo = np.array([c.physical_min for c in channels], dtype=np.float64)
         hi = np.array([c.physical_max for c in channels], dtype=np.float64)
@@ -106,6 +109,8 @@ class _Chain:
             self._count_clips(bad, start)
         if gap is not None:
             bad |= gap[None, :]
+        if bad.shape[1]:
+            self.last_bad = {c.label: bool(b) for c, b in zip(self.channels, bad[:, -1])}
         return bad
 
     def _count_clips(self, bad: np.ndarray, start: int) -> None:
@@ -130,7 +135,7 @@ class _Chain:
             lane = self.lanes[s.lane]
             out.append(Activity(source or lane.source, lane.side, lane.region, lane.channel, lane.unit,
                                 t0 + s.start * self.bin_s, t0 + s.end * self.bin_s, s.peak, s.mean_env, s.bad,
-                                t0 + s.peak_bin * self.bin_s, s.high, s.low))
+                                t0 + s.peak_bin * self.bin_s, s.high, s.low, s.floor, s.local))
         return out
 
     def safe_s(self, side: str) -> float:
@@ -151,7 +156,7 @@ class EmgChain(_Chain):
     def __init__(self, channels: list[Channel], fs_hz: float, config: DetectorConfig) -> None:
         lanes = [Lane("emg", c.side, c.region, c.label, c.unit) for c in channels]
         super().__init__(channels, fs_hz, config, lanes, [[i] for i in range(len(channels))],
-                         config.emg_envelope_window_s)
+                         config.emg_envelope_window_s, config.twitch_max_s)
         self.filter: StreamingSos | None = None
         self.mains_hz: list[float] = []
         self.mains_rms: dict[str, float] = {}
@@ -202,7 +207,9 @@ class AccChain(_Chain):
             regions.setdefault((c.side, c.region), []).append(i)
         lanes = [Lane("acc", side, region, f"ACC {side}-{region}", "mg") for side, region in regions]
         rows = list(regions.values())
-        super().__init__(channels, fs_hz, config, lanes, rows, config.acc_envelope_window_s)
+        super().__init__(channels, fs_hz, config, lanes, rows, config.acc_envelope_window_s, config.acc_twitch_max_s)
+        # Too slow a sensor cannot see a twitch's 10-40 Hz vibration: movement only.
+        self.sees_twitches = fs_hz >= config.acc_min_twitch_fs_hz
         self.twitch_filter = StreamingSos(bandpass_sos(config.acc_twitch_band_hz, fs_hz))
         self.motion_filter = StreamingSos(bandpass_sos(config.acc_motion_band_hz, fs_hz))
         self.motion_envelope = BinnedEnvelope(rows, self.bin_samples, 1)
@@ -211,7 +218,8 @@ class AccChain(_Chain):
     def feed(self, x: np.ndarray, start: int, gap: np.ndarray | None) -> tuple[np.ndarray, list[Activity]]:
         bad = self.check(x, start, gap)
         y = self.twitch_filter(x)
-        acts = self.activities(self.segmenter.feed(self.envelope(y, bad)))
+        segments = self.segmenter.feed(self.envelope(y, bad))  # fed even when unused: it keeps time for safe_s
+        acts = self.activities(segments) if self.sees_twitches else []
         motion = self.motion_envelope(self.motion_filter(x), bad)
         return y, acts + self.activities(self._motion_segments(motion), "motion")
 
@@ -220,7 +228,8 @@ class AccChain(_Chain):
         return self.motion_runs.feed(chunk, level, 0.7 * level, level)
 
     def finish(self) -> list[Activity]:
-        segs = self.activities(self.segmenter.finish())
+        segments = self.segmenter.finish()
+        segs = self.activities(segments) if self.sees_twitches else []
         return segs + self.activities(self.motion_runs.finish(self.segmenter.done_bin), "motion")
 
     def _open_starts(self, side: str) -> list[int]:
@@ -251,6 +260,8 @@ class Pipeline:
                             for s in self.sides}
         self._pending: dict[str, list[Activity]] = {s: [] for s in self.sides}
         self._gap_s = link_gap_s(self.config)
+        # Where the latest final movement (per side) and activity or cramp (per channel) ended: the rest state.
+        self._not_rest_until: dict[str, float] = {}
 
     def feed(self, block: Block) -> PipelineStep:
         filtered = np.empty_like(block.data, dtype=np.float32) if block.n else block.data
@@ -288,8 +299,35 @@ class Pipeline:
         builds from these. They may still change (grow, merge, become movement)
         and are never part of ``feed``'s or ``flush``'s output.
         """
-        return [e for side in self.sides for episode in split_episodes(self._pending[side], self._gap_s)
+        return [e for side in self.sides for episode in split_episodes(self._pending[side], self._gap_s, self.config)
                 for e in classify_episode(episode, self.emg_regions[side], self.config)]
+
+    def channel_states(self, provisional: list[Event] | None = None) -> dict[str, str]:
+        """State of each lane now: ``rest`` (twitches are counted), ``active``, ``movement`` or ``unusable``.
+
+        Lanes are EMG channel labels and ``ACC side-region``. ``provisional``
+        is this moment's ``provisional_events()`` if the caller has them.
+        """
+        c = self.config
+        now = max((ch.next_sample / ch.fs_hz for ch in self.chains.values() if ch.next_sample is not None),
+                  default=0.0)
+        until = dict(self._not_rest_until)
+        for e in self.provisional_events() if provisional is None else provisional:
+            _mark_not_rest(until, e, c)
+        states = {}
+        for chain in self.chains.values():
+            for lane in chain.lanes:
+                bad = any(chain.last_bad.get(ch.label, False) for ch in chain.channels
+                          if ch.side == lane.side and ch.region == lane.region)
+                if bad:
+                    states[lane.channel] = "unusable"
+                elif until.get(f"move {lane.side}", -np.inf) >= now:
+                    states[lane.channel] = "movement"
+                elif until.get(lane.channel, -np.inf) >= now:
+                    states[lane.channel] = "active"
+                else:
+                    states[lane.channel] = "rest"
+        return states
 
     def noise_floor(self) -> dict[str, float]:
         """Current noise floor per lane (channel label, or ``ACC side-region``), in its unit."""
@@ -318,13 +356,26 @@ class Pipeline:
                 continue
             safe = np.inf if final else min(ch.safe_s(side) for ch in self.chains.values())
             keep: list[Activity] = []
-            for episode in split_episodes(pending, self._gap_s):
-                if max(a.end_s for a in episode) + self._gap_s < safe:
+            for episode in split_episodes(pending, self._gap_s, self.config):
+                if max(a.end_s + reach_s(a, self._gap_s, self.config) for a in episode) < safe:
                     events.extend(classify_episode(episode, self.emg_regions[side], self.config))
                 else:
                     keep.extend(episode)
             self._pending[side] = keep
+        for e in events:
+            _mark_not_rest(self._not_rest_until, e, self.config)
         return events
+
+
+def _mark_not_rest(until: dict[str, float], e: Event, config: DetectorConfig) -> None:
+    """Extend the not-at-rest horizon for a movement (its side) or an activity or cramp (its channel)."""
+    if e.kind == "movement":
+        key, end = f"move {e.side}", e.end_s + config.movement_margin_s
+    elif e.kind in ("activity", "cramp"):
+        key, end = e.channel, e.end_s + config.activity_margin_s
+    else:
+        return
+    until[key] = max(until.get(key, -np.inf), end)
 
 
 def run_all(blocks, channels, config: DetectorConfig | None = None) -> list[Event]:

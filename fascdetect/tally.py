@@ -1,7 +1,9 @@
 """Counts and rates per side and region: what the CLI table, JSON summary and GUI show.
 
-Twitch rates are per minute of *non-movement* time on that foot, because
-twitches are not counted while the foot moves.
+Twitch rates are per minute of *rest* on that region: time when its foot
+does not move and its muscle is neither active (voluntary or tonic
+activity) nor cramping, each with the margin within which twitches are not
+counted, because twitches are counted only in a relaxed muscle.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class RegionCount:
     cramps: int = 0
     cramp_total_s: float = 0.0
     cramp_longest_s: float = 0.0
+    activities: int = 0
+    active_s: float = 0.0
     last_event_s: float | None = None
     recent: deque = field(default_factory=deque, repr=False)
     """Onsets of recent twitches, for sliding-window rates."""
@@ -33,8 +37,12 @@ class RegionCount:
 class Tally:
     """Accumulates events; ``rows()`` gives per-region counts in catalogue order."""
 
-    def __init__(self, regions: list[tuple[str, str]], window_s: float = 60.0) -> None:
+    def __init__(self, regions: list[tuple[str, str]], window_s: float = 60.0,
+                 margins_s: tuple[float, float] = (0.5, 1.0)) -> None:
+        """``margins_s``: how far around a movement and around a muscle's activity twitches are not counted."""
         self.window_s = window_s
+        self.margins_s = margins_s
+        self.not_rest: dict[tuple[str, str], list[tuple[float, float]]] = {}
         order = {code: i for i, code in enumerate(REGIONS)}
         self.counts = {key: RegionCount(*key) for key in sorted(set(regions), key=lambda k: (k[0], order[k[1]]))}
         self.movement_s: dict[str, float] = {side: 0.0 for side, _ in self.counts}
@@ -45,7 +53,12 @@ class Tally:
             if e.kind == "movement":
                 self.movement_s[e.side] = self.movement_s.get(e.side, 0.0) + e.duration_s
                 self.movements[e.side] = self.movements.get(e.side, 0) + 1
+                pad = self.margins_s[0]
+                self.not_rest.setdefault((e.side, "*"), []).append((e.onset_s - pad, e.end_s + pad))
                 continue
+            if e.kind in ("activity", "cramp"):
+                pad = self.margins_s[1]
+                self.not_rest.setdefault((e.side, e.region), []).append((e.onset_s - pad, e.end_s + pad))
             c = self.counts.setdefault((e.side, e.region), RegionCount(e.side, e.region))
             c.last_event_s = max(c.last_event_s or 0.0, e.onset_s)
             if e.kind == "twitch":
@@ -57,6 +70,9 @@ class Tally:
                     c.recent.popleft()
             elif e.kind == "burst":
                 c.bursts += 1
+            elif e.kind == "activity":
+                c.activities += 1
+                c.active_s += e.duration_s
             elif e.kind == "cramp":
                 c.cramps += 1
                 c.cramp_total_s += e.duration_s
@@ -70,10 +86,23 @@ class Tally:
         n = sum(1 for t in c.recent if t >= now_s - self.window_s)
         return 60.0 * n / min(self.window_s, max(now_s, 1e-9))
 
-    def summary(self, duration_s: float) -> dict[str, Any]:
+    def rest_s(self, side: str, region: str, duration_s: float, unusable_s: float = 0.0) -> float:
+        """Seconds of ``duration_s`` when twitches could be counted on this region (overlaps counted once)."""
+        spans = sorted(self.not_rest.get((side, "*"), []) + self.not_rest.get((side, region), []))
+        busy, end = 0.0, 0.0
+        for lo, hi in spans:
+            lo, hi = max(lo, end, 0.0), min(hi, duration_s)
+            if hi > lo:
+                busy += hi - lo
+                end = hi
+        return max(duration_s - busy - unusable_s, 0.0)
+
+    def summary(self, duration_s: float, unusable_s: dict[tuple[str, str], float] | None = None) -> dict[str, Any]:
+        """``unusable_s``: clipped or gap-filled seconds per (side, region), not rest either."""
         rows = []
         for c in self.counts.values():
-            quiet_min = max(duration_s - self.movement_s.get(c.side, 0.0), 0.0) / 60.0
+            rest_s = self.rest_s(c.side, c.region, duration_s, (unusable_s or {}).get((c.side, c.region), 0.0))
+            quiet_min = rest_s / 60.0
             rows.append({
                 "side": c.side,
                 "region": c.region,
@@ -86,6 +115,9 @@ class Tally:
                 "cramps": c.cramps,
                 "cramp_total_s": round(c.cramp_total_s, 3),
                 "cramp_longest_s": round(c.cramp_longest_s, 3),
+                "activity": c.activities,
+                "active_s": round(c.active_s, 3),
+                "rest_s": round(rest_s, 3),
             })
         return {
             "regions": rows,

@@ -24,14 +24,29 @@ Rules (all parameters in DetectorConfig):
    is that activity's echo.
 4. Per channel: discharges separated by at most ``multiplet_gap_s`` form a
    cluster; clusters separated by at most ``cramp_merge_gap_s`` that span at
-   least ``cramp_min_s`` are one **cramp**. Other clusters are a **twitch**
-   when every discharge is at most ``twitch_max_s`` long and there are at
-   most ``multiplet_max`` of them (flagged ``doublet``/``multiplet``), else a
-   **burst**. Repeats smaller than ``repeat_min_ratio`` of a cluster's
-   largest discharge are ringing, not discharges.
-5. Accelerometers: where a region has EMG, an accelerometer response
+   least ``cramp_min_s`` are one **cramp** when their discharges fill at
+   least ``cramp_min_fill`` of the span, else **activity**.
+5. **Rest state** (twitches are counted only in a relaxed muscle). A
+   cluster is *active*, becoming an ``activity`` event and never a twitch,
+   when it is part of a fairly regular train (``activity_*``: a recruited
+   unit at 5-25 Hz), when its local background (the CFAR reference around
+   it, see the segmenter) exceeds the channel's rest floor by
+   ``raised_background_factor``, or when low-level potentials crowd around
+   it (``activity_density_*``). Candidates within ``activity_margin_s`` of an
+   active stretch belong to it. A remaining cluster whose peak is below
+   ``twitch_min_local_snr`` × its local background is background, not a
+   twitch. The rest is a **twitch** when every discharge is at most
+   ``twitch_max_s`` long and there are at most ``multiplet_max`` of them
+   (flagged ``doublet``/``multiplet``), else a **burst**. Repeats smaller
+   than ``repeat_min_ratio`` of a cluster's largest discharge are ringing.
+6. **Gait**: one muscle bursting at stride intervals (``gait_period_s``,
+   ``gait_min_strides``) while another muscle of the foot bursts too is a
+   ``movement`` flagged ``gait``, never a cramp. A muscle burst links its
+   episode a whole stride ahead (``reach_s``), so a walk is one episode.
+7. Accelerometers: where a region has EMG, an accelerometer response
    within ``acc_confirm_window_s`` of an EMG twitch sets ``acc_confirmed``;
-   where it has none, accelerometer activity is classified by rules 3-4 itself.
+   where it has none, accelerometer activity is classified by rules 3-5 itself
+   (without the local-background tests, which are tuned on EMG only).
 
 Activity is grouped into *episodes* separated by quiet gaps longer than any
 rule looks across; an episode is classified once nothing later can join it,
@@ -70,6 +85,10 @@ class Activity:
     high: float
     low: float
     """Largest and smallest filtered sample."""
+    floor: float = 0.0
+    """The lane's running rest floor at the onset (envelope unit)."""
+    local: float = 0.0
+    """Its local background: median envelope of the reference window around it (envelope unit)."""
 
     @property
     def duration_s(self) -> float:
@@ -89,9 +108,25 @@ def link_gap_s(config: DetectorConfig) -> float:
                config.multiplet_gap_s) + 1e-3
 
 
-def split_episodes(acts: list[Activity], gap_s: float) -> list[list[Activity]]:
-    """Activities in onset order, cut wherever a quiet gap exceeds ``gap_s``."""
-    return _chain([[a] for a in sorted(acts, key=lambda a: (a.onset_s, a.channel))], gap_s)
+def reach_s(a: Activity, gap_s: float, config: DetectorConfig) -> float:
+    """How far after its end an activity links to the next: a muscle burst looks a whole stride ahead (gait)."""
+    if a.source == "emg" and a.duration_s >= config.gait_min_burst_s - EPS_S:
+        return max(gap_s, config.gait_period_s[1])
+    return gap_s
+
+
+def split_episodes(acts: list[Activity], gap_s: float, config: DetectorConfig) -> list[list[Activity]]:
+    """Activities in onset order, cut wherever a quiet gap exceeds every preceding activity's reach."""
+    out: list[list[Activity]] = []
+    end = -float("inf")
+    for a in sorted(acts, key=lambda a: (a.onset_s, a.channel)):
+        if out and a.onset_s <= end + EPS_S:
+            out[-1].append(a)
+        else:
+            out.append([a])
+            end = -float("inf")
+        end = max(end, a.end_s + reach_s(a, gap_s, config))
+    return out
 
 
 def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[Event]:
@@ -100,19 +135,20 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
     acts = [a for a in acts if not a.bad and (a.source == "motion" or a.duration_s >= config.min_event_s - EPS_S)]
     acts = [a for a in acts if not _is_pop(a, config)]
     movements = _movements(acts, emg_regions, config)
-    events = [_movement_event(group) for group in movements]
+    events = [_movement_event(group, gait) for group, gait in movements]
     spans = [(min(a.onset_s for a in g) - config.movement_margin_s, max(a.end_s for a in g) + config.movement_margin_s)
-             for g in movements]
+             for g, _ in movements]
     acts = [a for a in acts if a.source != "motion"
             and not any(a.onset_s < hi - EPS_S and a.end_s > lo + EPS_S for lo, hi in spans)]
 
     acts = _drop_ringing(acts, config)
     emg = _drop_crosstalk([a for a in acts if a.source == "emg"], config.crosstalk_window_s, config)
-    emg_events = [e for ch in _by_channel(emg) for e in _classify_channel(ch, config, config.twitch_max_s)]
+    emg_events = [e for ch in _by_channel(emg) for e in _classify_channel(ch, config, config.twitch_max_s, True)]
     acc = [a for a in acts if a.source == "acc"]
     emg_events = [_confirm(e, acc, config) for e in emg_events]
     acc_only = _drop_crosstalk([a for a in acc if a.region not in emg_regions], config.acc_crosstalk_window_s, config)
-    acc_events = [e for ch in _by_channel(acc_only) for e in _classify_channel(ch, config, config.acc_twitch_max_s)]
+    acc_events = [e for ch in _by_channel(acc_only)
+                  for e in _classify_channel(ch, config, config.acc_twitch_max_s, False)]
     return sorted(events + emg_events + acc_events, key=lambda e: (e.onset_s, e.channel))
 
 
@@ -142,30 +178,61 @@ def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
     return out
 
 
-def _movements(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[list[Activity]]:
-    """Groups of activity that together make a movement."""
+def _movements(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig
+               ) -> list[tuple[list[Activity], bool]]:
+    """Groups of activity that together make a movement, each with whether it is gait."""
     need = min(config.movement_min_regions, len(emg_regions))
+    emg = _by_channel([a for a in acts if a.source == "emg"])
     # A muscle's activity during a movement comes and goes; judge its whole span.
     # Sustained means mostly active: a string of separate twitches is not.
-    chains = [chain for ch in _by_channel([a for a in acts if a.source == "emg"])
-              for chain in _chain([[a] for a in ch], config.cramp_merge_gap_s)]
+    chains = [chain for ch in emg for chain in _chain([[a] for a in ch], config.cramp_merge_gap_s)]
     long = [span for span, active in map(_span, chains)
             if span.duration_s >= config.movement_min_s - EPS_S and active >= config.movement_min_active]
-    groups = [[a] for a in acts if a.source == "motion"]
+    groups = [([a], False) for a in acts if a.source == "motion"]
     if need >= 2:
         for comp in _overlap_components(long):
             top = max(a.peak for a in comp)
             regions = {a.region for a in comp if a.peak >= config.crosstalk_ratio * top}
             if len(regions) >= need:
-                groups.append(comp)
-    merged: list[list[Activity]] = []
-    for g in sorted(groups, key=lambda g: min(a.onset_s for a in g)):
+                groups.append((comp, False))
+    groups.extend((g, True) for g in _gait(emg, config))
+    merged: list[tuple[list[Activity], bool]] = []
+    for g, gait in sorted(groups, key=lambda g: min(a.onset_s for a in g[0])):
         lo = min(a.onset_s for a in g)
-        if merged and lo <= max(a.end_s for a in merged[-1]) + config.movement_margin_s + EPS_S:
-            merged[-1] = merged[-1] + g
+        if merged and lo <= max(a.end_s for a in merged[-1][0]) + config.movement_margin_s + EPS_S:
+            merged[-1] = (merged[-1][0] + g, merged[-1][1] or gait)
         else:
-            merged.append(list(g))
+            merged.append((list(g), gait))
     return merged
+
+
+def _gait(channels: list[list[Activity]], config: DetectorConfig) -> list[list[Activity]]:
+    """Stretches of rhythmic bursting: one muscle bursts at stride intervals while another muscle of the leg bursts too.
+
+    Walking alternates tibialis anterior (swing) with the calf and peroneals
+    (stance) at 0.4-2.5 s strides; a cramp is one muscle, sustained, without
+    that rhythm. Returns the bursts of every muscle within each such stretch.
+    """
+    bursts = {ch[0].channel: [b for b in map(lambda c: _span(c)[0], _chain([[a] for a in ch], config.gait_burst_gap_s))
+                              if b.duration_s >= config.gait_min_burst_s - EPS_S] for ch in channels}
+    lo_s, hi_s = config.gait_period_s
+    stretches = []
+    for found in bursts.values():
+        run = found[:1]
+        for prev, b in zip(found, found[1:]):
+            if lo_s - EPS_S <= b.onset_s - prev.onset_s <= hi_s + EPS_S:
+                run.append(b)
+                continue
+            stretches.append(run)
+            run = [b]
+        stretches.append(run)
+    out = []
+    for run in (r for r in stretches if len(r) >= config.gait_min_strides):
+        lo, hi = run[0].onset_s, max(b.end_s for b in run)
+        inside = [b for ch in bursts.values() for b in ch if b.onset_s < hi + EPS_S and b.end_s > lo - EPS_S]
+        if len({b.channel for b in inside}) >= 2:
+            out.append(inside)
+    return out
 
 
 def _span(acts: list[Activity]) -> tuple[Activity, float]:
@@ -188,11 +255,11 @@ def _overlap_components(acts: list[Activity]) -> list[list[Activity]]:
     return comps
 
 
-def _movement_event(group: list[Activity]) -> Event:
+def _movement_event(group: list[Activity], gait: bool) -> Event:
     top = max(group, key=lambda a: (a.source == "emg", a.peak))
     onset = min(a.onset_s for a in group)
     return Event("movement", onset, max(a.end_s for a in group) - onset, top.side, "*", top.channel,
-                 top.peak, top.unit)
+                 top.peak, top.unit, frozenset({"gait"}) if gait else frozenset())
 
 
 def _drop_ringing(acts: list[Activity], config: DetectorConfig) -> list[Activity]:
@@ -256,25 +323,83 @@ def _chain(items: list[list[Activity]], gap_s: float) -> list[list[Activity]]:
     return out
 
 
-def _classify_channel(acts: list[Activity], config: DetectorConfig, twitch_max_s: float) -> list[Event]:
+def _classify_channel(acts: list[Activity], config: DetectorConfig, twitch_max_s: float, emg: bool) -> list[Event]:
+    """One channel's events: cramps, voluntary/tonic activity, then twitches and bursts where it is at rest.
+
+    For EMG a twitch candidate must also stand out from its local background
+    (``twitch_min_local_snr``); potentials that do not are low-level activity.
+    A candidate is *active*, not counted, when its background is raised, when
+    it is part of a regular train, or when low-level potentials crowd around it.
+    """
     clusters = _chain([[a] for a in acts], config.multiplet_gap_s)
     out: list[Event] = []
+    rest: list[list[Activity]] = []
     for span in _chain(clusters, config.cramp_merge_gap_s):
         onset, end = span[0].onset_s, max(a.end_s for a in span)
         if end - onset >= config.cramp_min_s - EPS_S:
             active = sum(a.duration_s for a in span)
-            mean = sum(a.mean * a.duration_s for a in span) / active
-            out.append(_event("cramp", span, extra=(("mean", mean),)))
-            continue
-        for cluster in _chain([[a] for a in span], config.multiplet_gap_s):
-            top = max(a.peak for a in cluster)
-            cluster = [a for a in cluster if a.peak >= config.repeat_min_ratio * top]
-            brief = all(a.duration_s <= twitch_max_s + EPS_S for a in cluster)
-            if brief and len(cluster) <= config.multiplet_max:
-                out.append(_event("twitch", cluster, _repeat_flags(len(cluster))))
+            if active >= config.cramp_min_fill * (end - onset) - EPS_S:
+                out.append(_event("cramp", span, extra=(("mean", sum(a.mean * a.duration_s for a in span) / active),)))
             else:
-                out.append(_event("burst", cluster))
-    return out
+                out.append(_event("activity", span))
+            continue
+        rest.append(span)
+    # Low-level potentials, and stretches too long for a twitch, are the background of a muscle that is not at rest.
+    low = [a for a in acts if emg and (a.peak < config.twitch_min_local_snr * a.local
+                                       or a.duration_s > twitch_max_s + EPS_S)]
+    active: list[Activity] = [a for span in rest for t in _chain([[a] for a in span], config.activity_gap_s)
+                              if _is_train(t, config) for a in t]
+    candidates: list[list[Activity]] = []
+    for span in rest:
+        for cluster in _chain([[a] for a in span], config.multiplet_gap_s):
+            lead = max(cluster, key=lambda a: a.peak)
+            if emg and lead.local > config.raised_background_factor * lead.floor:
+                # The background is raised over the reference windows it was measured on.
+                ref = config.local_reference_s + config.local_guard_s
+                active.extend(replace(a, onset_s=a.onset_s - ref, end_s=a.end_s + ref) for a in cluster)
+            elif emg and _crowded(lead, low, config):
+                active.extend(cluster)
+            elif not emg or lead.peak >= config.twitch_min_local_snr * lead.local:
+                candidates.append(cluster)
+    margin = config.activity_margin_s
+    busy = [(a.onset_s - margin, a.end_s + margin) for a in active]
+    for cluster in candidates:
+        if any(cluster[0].onset_s < hi - EPS_S and max(a.end_s for a in cluster) > lo + EPS_S for lo, hi in busy):
+            continue
+        top = max(a.peak for a in cluster)
+        cluster = [a for a in cluster if a.peak >= config.repeat_min_ratio * top]
+        brief = all(a.duration_s <= twitch_max_s + EPS_S for a in cluster)
+        if brief and len(cluster) <= config.multiplet_max:
+            out.append(_event("twitch", cluster, _repeat_flags(len(cluster))))
+        else:
+            out.append(_event("burst", cluster))
+    grouped = _chain([[a] for a in sorted(set(active), key=lambda a: a.onset_s)], config.activity_margin_s)
+    out.extend(_event("activity", group) for group in grouped)
+    return sorted(out, key=lambda e: e.onset_s)
+
+
+def _crowded(a: Activity, low: list[Activity], config: DetectorConfig) -> bool:
+    """Low-level potentials crowd around ``a``: weak voluntary activity recruits small units around it."""
+    w = config.activity_density_window_s
+    near = sum(1 for b in low if b is not a and abs(b.onset_s - a.onset_s) <= w + EPS_S)
+    return near >= config.activity_density_min
+
+
+def _is_train(acts: list[Activity], config: DetectorConfig) -> bool:
+    """A motor-unit train of voluntary activity: enough discharges, long enough, at a fairly regular interval.
+
+    Recruited units fire at 5-25 Hz with an interval CV of ~0.1-0.3; fasciculations
+    are close to Poisson (CV ~1), so even a flurry of them does not look like this.
+    """
+    if len(acts) < config.activity_min_discharges:
+        return False
+    if max(a.end_s for a in acts) - acts[0].onset_s < config.activity_min_s - EPS_S:
+        return False
+    peaks = sorted(a.peak_s for a in acts)
+    intervals = [b - a for a, b in zip(peaks, peaks[1:])]
+    mean = sum(intervals) / len(intervals)
+    sd = (sum((i - mean) ** 2 for i in intervals) / len(intervals)) ** 0.5
+    return sd <= config.activity_max_cv * mean
 
 
 def _repeat_flags(discharges: int) -> frozenset[str]:

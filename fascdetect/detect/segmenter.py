@@ -3,11 +3,16 @@
 An event starts where the envelope exceeds ``threshold_on`` × floor and
 ends where it falls below ``threshold_off`` × floor. Runs open at a chunk's
 end are carried over, so segment boundaries do not depend on chunking.
+
+Each brief segment is also measured against its own *local* background, in
+the spirit of a CFAR detector: the median envelope of reference windows on
+each side of it (a guard gap away), the smallest of them. A segment is held back until that
+window has arrived, so the measure too is independent of chunking.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +40,10 @@ class Segment:
     """Peak envelope over the noise floor."""
     bad: bool
     """Touches clipped or gap-filled samples."""
+    floor: float = 0.0
+    """The running noise floor where the segment starts (envelope unit)."""
+    local: float = 0.0
+    """Median envelope of the reference window around the segment (the floor for long segments)."""
 
 
 @dataclass
@@ -199,7 +208,8 @@ class RunTracker:
         d.bad |= bad_after
         # The trailing moving-average window keeps the envelope up after the activity stops.
         end = max(d.start + 1, end - self.tail_bins)
-        return [Segment(lane, d.start, end, d.peak, d.peak_bin, d.high, d.low, d.env_sum / d.n, d.env_max / d.floor, d.bad)]
+        return [Segment(lane, d.start, end, d.peak, d.peak_bin, d.high, d.low, d.env_sum / d.n, d.env_max / d.floor, d.bad,
+                        d.floor, d.floor)]
 
 
 def _reaches(mask: np.ndarray, lanes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -223,8 +233,9 @@ class Segmenter:
 
     def __init__(self, n_lanes: int, frame_bins: int, probe_frames: int, floor: RunningFloor,
                  threshold_on: float, threshold_off: float, tail_bins: int, strong_fraction: float,
-                 decay_bins: float) -> None:
+                 decay_bins: float, reference: "LocalReference | None" = None) -> None:
         self.n_lanes = n_lanes
+        self.reference = reference or LocalReference(n_lanes, 0, 0, 0)
         self.runs = RunTracker(n_lanes, tail_bins, strong_fraction, decay_bins)
         self.frame_bins = frame_bins
         self.probe_frames = max(1, probe_frames)
@@ -244,8 +255,8 @@ class Segmenter:
 
     @property
     def done_bin(self) -> int:
-        """Bins before this index are fully processed."""
-        return self._next_bin
+        """Bins before this index are fully processed (segments held for their reference window are not)."""
+        return min(self._next_bin, self.reference.held_start())
 
     def feed(self, chunk: EnvelopeChunk) -> list[Segment]:
         if self._primed:
@@ -259,7 +270,7 @@ class Segmenter:
     def finish(self) -> list[Segment]:
         """End of stream: prime with whatever there is, close open runs."""
         out = [] if self._primed else self._prime()
-        return out + self.runs.finish(self._next_bin)
+        return out + self.reference.finish(self.runs.finish(self._next_bin))
 
     def _prime(self) -> list[Segment]:
         """Floor from exactly the first probe frames (fewer at a short stream's end), whatever the chunking."""
@@ -283,7 +294,7 @@ class Segmenter:
             return []
         floor = self._floors(chunk)
         self._next_bin = chunk.start + nb
-        return self.runs.feed(chunk, self.on * floor, self.off * floor, floor)
+        return self.reference.feed(chunk, self.runs.feed(chunk, self.on * floor, self.off * floor, floor))
 
     def _floors(self, chunk: EnvelopeChunk) -> np.ndarray:
         """Floor per bin: the floor as it stood when each bin's frame began.
@@ -319,3 +330,62 @@ class Segmenter:
 
     def _complete_frame(self, env: np.ndarray, bad: np.ndarray) -> None:
         self.floor.update(np.median(env, axis=1), bad.any(axis=1))
+
+
+class LocalReference:
+    """The local background of brief segments: median envelope of ``ref_bins`` on each side, ``guard_bins`` away.
+
+    Keeps the last few hundred ms of envelope per lane; a segment of at most
+    ``max_bins`` waits here until its window after it has arrived. Longer
+    segments (cramps, movement) keep the running floor as their reference.
+    """
+
+    def __init__(self, n_lanes: int, ref_bins: int, guard_bins: int, max_bins: int) -> None:
+        self.ref_bins = ref_bins
+        self.guard_bins = guard_bins
+        self.max_bins = max_bins
+        self._keep = 2 * (ref_bins + guard_bins) + max_bins + 1
+        self._hist = np.zeros((n_lanes, 0), dtype=np.float32)
+        self._hist_start = 0
+        self._held: list[Segment] = []
+
+    def held_start(self) -> float:
+        return min((s.start for s in self._held), default=np.inf)
+
+    def feed(self, chunk: EnvelopeChunk, segments: list[Segment]) -> list[Segment]:
+        if not self.ref_bins:
+            return segments
+        self._hist = np.concatenate([self._hist, chunk.env], axis=1)
+        self._held.extend(s for s in segments if s.end - s.start <= self.max_bins)
+        ready = [s for s in segments if s.end - s.start > self.max_bins]
+        end = chunk.start + chunk.env.shape[1]
+        waiting = []
+        for seg in self._held:
+            if seg.end + self.guard_bins + self.ref_bins <= end:
+                ready.append(self._measure(seg))
+            else:
+                waiting.append(seg)
+        self._held = waiting
+        trim = max(0, self._hist.shape[1] - self._keep)
+        if trim:
+            self._hist = self._hist[:, trim:]
+            self._hist_start += trim
+        return sorted(ready, key=lambda seg: (seg.start, seg.lane))
+
+    def finish(self, segments: list[Segment]) -> list[Segment]:
+        """End of stream: measure what is held with the window there is."""
+        held, self._held = self._held, []
+        return sorted([self._measure(s) for s in held] + segments, key=lambda seg: (seg.start, seg.lane))
+
+    def _measure(self, seg: Segment) -> Segment:
+        h0 = self._hist_start
+        row = self._hist[seg.lane]
+        pre = row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)]
+        post = row[max(0, seg.end + self.guard_bins - h0):max(0, seg.end + self.guard_bins + self.ref_bins - h0)]
+        # The smallest of the sub-window medians (an SO-CFAR): a larger discharge's
+        # filter ringing (a mains band-stop rings for ~0.3 s) or the candidate's own
+        # contaminates some of them, while a raised background raises them all.
+        half = self.ref_bins // 2
+        levels = [float(np.median(w)) for side in (pre, post) for w in (side[:half], side[half:]) if w.size]
+        local = max(min(levels) if levels else seg.floor, seg.floor * 1e-3)
+        return replace(seg, local=local)

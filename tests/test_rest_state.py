@@ -1,0 +1,127 @@
+"""Rest state (hypothesis): voluntary trains, raised backgrounds and gait are never twitches; twitches at rest are."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fascdetect.model import Block
+from fascdetect.pipeline import Pipeline, run_all
+from tests.signals import FS_HZ, add_potential, chunked, emg_channels, noise
+
+SLOW = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+LEG = emg_channels(["EMG R-TA", "EMG R-PER", "EMG R-GAS"])
+
+
+def burst(x: np.ndarray, row: int, onset_s: float, duration_s: float, rms_uv: float, rng: np.random.Generator) -> None:
+    """A voluntary burst: an interference pattern under a smooth (Hann) envelope."""
+    n = int(duration_s * FS_HZ)
+    i = int(onset_s * FS_HZ)
+    x[row, i:i + n] += (rng.normal(0, rms_uv * 1.6, n) * np.hanning(n)).astype(np.float32)
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000), rate_hz=st.floats(6, 20), duration_s=st.floats(0.5, 4.0),
+       cv=st.floats(0.05, 0.3), amplitude_uv=st.floats(40, 300))
+def test_a_regular_motor_unit_train_is_activity_not_twitches(seed, rate_hz, duration_s, cv, amplitude_uv):
+    """One recruited unit firing at 6-20 Hz (interval CV <= 0.3) for >= 0.5 s: no twitch, an activity event."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 1, 12.0)
+    t = 4.0
+    while True:
+        add_potential(x, 0, t, amplitude_uv * float(rng.uniform(0.9, 1.1)))
+        if t >= 4.0 + duration_s:
+            break
+        t += max(float(rng.normal(1 / rate_hz, cv / rate_hz)), 0.04)
+    events = run_all([Block(LEG[:1], FS_HZ, 0, x)], LEG[:1])
+    assert not [e for e in events if e.kind == "twitch"], events
+    assert [e for e in events if e.kind in ("activity", "burst")]
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000), rate_per_min=st.floats(2, 30), sd_uv=st.floats(2, 6))
+def test_isolated_poisson_discharges_at_rest_are_all_found(seed, rate_per_min, sd_uv):
+    """Fasciculations at rest (Poisson, well under 1/s, >= 12x the noise) are each one twitch at its onset."""
+    rng = np.random.default_rng(seed)
+    duration_s = 60.0
+    x = noise(rng, 1, duration_s, sd_uv=sd_uv)
+    onsets, t = [], 3.0
+    while True:
+        t += float(rng.exponential(60.0 / rate_per_min))
+        if t > duration_s - 1.0:
+            break
+        # Isolated: not a doublet, and beyond the ringing window of a larger one (a documented limit).
+        if not onsets or t - onsets[-1] > 0.5:
+            onsets.append(t)
+            add_potential(x, 0, t, float(rng.uniform(12, 60)) * sd_uv)
+    events = run_all([Block(LEG[:1], FS_HZ, 0, x)], LEG[:1])
+    twitches = [e for e in events if e.kind == "twitch"]
+    assert len(twitches) == len(onsets), (onsets, events)
+    assert all(abs(e.onset_s - o) <= 0.01 for e, o in zip(twitches, onsets))
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000), stride_s=st.floats(0.8, 1.5), rms_uv=st.floats(30, 200))
+def test_alternating_gait_bursts_are_movement_not_a_cramp(seed, stride_s, rms_uv):
+    """TA in swing, PER and GAS in stance, 8 strides: one gait movement, no cramp and no twitch."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 3, 6.0 + 8 * stride_s)
+    for k in range(8):
+        t0 = 3.0 + k * stride_s
+        burst(x, 1, t0, 0.55 * stride_s, rms_uv, rng)
+        burst(x, 2, t0 + 0.05, 0.5 * stride_s, rms_uv, rng)
+        burst(x, 0, t0 + 0.6 * stride_s, 0.35 * stride_s, rms_uv, rng)
+    events = run_all([Block(LEG, FS_HZ, 0, x)], LEG)
+    assert not [e for e in events if e.kind in ("cramp", "twitch")], events
+    gait = [e for e in events if e.kind == "movement" and "gait" in e.flags]
+    assert gait and sum(e.duration_s for e in gait) >= 0.8 * 7 * stride_s
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000), raise_factor=st.floats(2.0, 5.0))
+def test_a_potential_in_raised_background_is_not_a_twitch(seed, raise_factor):
+    """Tonic activity raising the background RMS 2-5x for 4 s: a twitch-sized potential inside it is not counted."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 1, 12.0)
+    n = int(4.0 * FS_HZ)
+    i = int(4.0 * FS_HZ)
+    x[0, i:i + n] += rng.normal(0, 3.0 * np.sqrt(raise_factor ** 2 - 1), n).astype(np.float32)
+    add_potential(x, 0, 6.0, 25.0 * raise_factor)
+    events = run_all([Block(LEG[:1], FS_HZ, 0, x)], LEG[:1])
+    assert not [e for e in events if e.kind == "twitch" and 4.0 <= e.onset_s <= 8.0], events
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000),
+       sizes=st.lists(st.integers(1, 9000), min_size=1, max_size=8).filter(lambda s: sum(s) >= 4000))
+def test_rest_state_is_chunking_invariant(seed, sizes):
+    """Gait, a train and twitches at rest in one recording: identical events and states whatever the chunking."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 3, 20.0)
+    for k in range(5):
+        burst(x, 1, 2.0 + k, 0.5, 80.0, rng)
+        burst(x, 0, 2.6 + k, 0.35, 80.0, rng)
+    for t in np.arange(10.0, 11.2, 0.1):
+        add_potential(x, 2, float(t), 120.0)
+    for t in (13.0, 15.5, 17.2):
+        add_potential(x, 0, t, 150.0)
+    whole = run_all([Block(LEG, FS_HZ, 0, x)], LEG)
+    parts = run_all(chunked(LEG, x, sizes), LEG)
+    assert whole == parts
+    assert {e.kind for e in whole} >= {"movement", "activity", "twitch"}
+
+
+def test_channel_states_follow_the_signal() -> None:
+    """A channel is 'active' during and just after its voluntary train, 'rest' long after it."""
+    rng = np.random.default_rng(1)
+    x = noise(rng, 1, 16.0)
+    for t in np.arange(4.0, 7.0, 0.1):
+        add_potential(x, 0, float(t), 120.0)
+    pipe = Pipeline(LEG[:1])
+    seen = []
+    for block in chunked(LEG[:1], x, [400]):
+        pipe.feed(block)
+        seen.append((block.end / FS_HZ, pipe.channel_states()["EMG R-TA"]))
+    assert {s for t, s in seen if 5.0 <= t <= 7.0} == {"active"}
+    assert {s for t, s in seen if t >= 12.0} == {"rest"}
