@@ -141,6 +141,15 @@ def test_diary_add_and_list(tmp_path, capsys):
         main(["diary", "add", "--db", db, "--symptom", "itching"])
 
 
+def test_diary_dates_in_words():
+    from datetime import date
+
+    from fascdetect.history.diary import parse_date
+
+    assert parse_date("last night", relative=True, today=date(2026, 3, 1)) == "2026-02-28"
+    assert parse_date("Tonight", relative=True, today=date(2026, 3, 1)) == "2026-03-01"
+
+
 def test_diary_default_date_follows_the_night_rule(tmp_path, capsys):
     db = str(tmp_path / "h.sqlite3")
     cli(["diary", "add", "--db", db, "--tag", "stress=high"], capsys)
@@ -345,3 +354,17 @@ def test_two_adds_at_once_store_each_recording_once(nights_dir, tmp_path):
     stored = [int(out.split(" recording(s) stored")[0].rsplit("\n", 1)[-1]) for out, _ in outs]
     assert sum(stored) == NIGHTS
     assert _count_consistent(db) == NIGHTS
+
+
+def test_wal_side_files_are_owner_only_too(tmp_path):
+    db = tmp_path / "h.sqlite3"
+    old = os.umask(0o022)
+    try:
+        with History(db) as h:
+            h.add_diary("2026-03-02", [("x", "")], [], "")
+            assert h.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+            wal, shm = db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")
+            assert wal.exists() and shm.exists()
+            assert (mode(db), mode(wal), mode(shm)) == (0o600, 0o600, 0o600)
+    finally:
+        os.umask(old)

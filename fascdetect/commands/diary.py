@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                    "before noon). The report compares tagged and untagged nights.")
     ds = p.add_subparsers(dest="diary_command", required=True, metavar="ACTION")
     a = ds.add_parser("add", help="add an entry for a night")
-    a.add_argument("--date", metavar="YYYY-MM-DD", help="the evening the night begins (default: the current night)")
+    a.add_argument("--date", metavar="YYYY-MM-DD", help="the evening the night begins, or today/tonight, "
+                   "yesterday/last-night (default: tonight after noon, last night before noon)")
     a.add_argument("--tag", action="append", default=[], metavar="NAME[=VALUE]",
                    help="a possible trigger, e.g. caffeine=3, exercise=jog, stress=high, hot-soak (repeatable)")
     a.add_argument("--symptom", action="append", default=[], choices=SYMPTOM_CHOICES,
@@ -56,7 +57,7 @@ def _add(args: argparse.Namespace) -> int:
     from fascdetect.errors import InputError
     from fascdetect.history.diary import default_night, parse_date, parse_symptom, parse_tag
 
-    night = parse_date(args.date) if args.date else default_night()
+    night = parse_date(args.date, relative=True) if args.date else default_night()
     tags = [parse_tag(t) for t in args.tag]
     symptoms = list(dict.fromkeys(parse_symptom(s) for s in args.symptom))
     note = args.note.strip()

@@ -28,8 +28,17 @@ Entry = tuple[str, list[tuple[str, str]], list[str], str]
 """(night 'YYYY-MM-DD', tags [(name, value)], symptoms, note)"""
 
 
-def parse_date(text: str) -> str:
-    """'YYYY-MM-DD' checked as a real date, or InputError."""
+RELATIVE_DAYS = {"today": 0, "tonight": 0, "yesterday": -1, "last-night": -1}
+"""Words for ``diary add --date``: the evening of today, or of yesterday (whose night has just ended)."""
+
+
+def parse_date(text: str, relative: bool = False, today: date | None = None) -> str:
+    """'YYYY-MM-DD' checked as a real date (with ``relative``, also the words in RELATIVE_DAYS), or InputError."""
+    from datetime import timedelta
+
+    word = text.strip().lower().replace(" ", "-")
+    if relative and word in RELATIVE_DAYS:
+        return ((today or date.today()) + timedelta(days=RELATIVE_DAYS[word])).isoformat()
     try:
         return date.fromisoformat(text.strip()).isoformat()
     except ValueError:
