@@ -266,6 +266,25 @@ def test_a_rerun_processes_nothing_already_done(first_run, cohort, cluster):
         {r["settings_sha256"] for r in rows_before}
 
 
+def test_save_adds_each_recording_to_the_history_once(cohort, cluster, tmp_path):
+    from fascdetect.history.store import History
+
+    nights = [str(cohort / "night1.edf"), str(cohort / "night2.edf")]
+    db = tmp_path / "history.sqlite3"
+    for expected in ((2, 0, 2), (0, 2, 0)):
+        code, text = cli("batch", *nights, "--out", str(tmp_path / "out"), "--scheduler", cluster.address,
+                         "--no-progress", "--json", "--save", "--db", str(db))
+        report = json.loads(text)
+        assert code == 0 and (report["analysed"], report["unchanged"], report["history"]["saved"]) == expected
+    with History(db, create=False) as history:
+        stored = history.recordings()
+    assert sorted(r["sha256"] for r in stored) == sorted(sha256(n) for n in nights)
+    # A new database lacks them: done recordings are analysed again to be saved there.
+    code, text = cli("batch", *nights, "--out", str(tmp_path / "out"), "--scheduler", cluster.address,
+                     "--no-progress", "--json", "--save", "--db", str(tmp_path / "other.sqlite3"))
+    assert (json.loads(text)["analysed"], json.loads(text)["history"]["saved"]) == (2, 2)
+
+
 def test_a_worker_killed_mid_task_still_gives_the_complete_result(first_run, cohort, cluster, tmp_path):
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))

@@ -83,14 +83,17 @@ class BatchReport:
 def run_batch(items: list[str], out_dir: str | Path, montage: Montage = NO_MONTAGE,
               config: DetectorConfig | None = None, workers: int | None = None, scheduler: str | None = None,
               force: bool = False, progress: bool | None = None,
-              on_done: Callable[[Outcome], None] | None = None) -> BatchReport:
+              on_done: Callable[[Outcome], None] | None = None,
+              reuse_if: Callable[[str], bool] | None = None) -> BatchReport:
     """Analyse every recording ``items`` name into ``out_dir``; see the module docstring.
 
     ``workers``: local worker processes (default: one per core), ignored
     with ``scheduler`` (``tcp://HOST:PORT`` of a running Dask scheduler).
     ``force`` analyses again what is already done. ``progress`` shows a bar
     on stderr (None: when stderr is a terminal). ``on_done`` is called in
-    this process with each newly done outcome.
+    this process with each newly done outcome; its ``analysis`` holds the
+    AnalysisResult. ``reuse_if(recording_id)`` False makes a recording that
+    is already done be analysed again (e.g. it is not yet in the history).
     """
     config = config or DetectorConfig()
     out_dir = Path(out_dir)
@@ -123,7 +126,8 @@ def run_batch(items: list[str], out_dir: str | Path, montage: Montage = NO_MONTA
             same = prev is not None and prev.get("settings_sha256") == settings
             fresh = same and (prev.get("size_bytes"), prev.get("mtime_ns")) == (size, mtime)
             reusable = same and not force and prev["status"] == "done" and \
-                store.has_events(prev["recording_id"], settings)
+                store.has_events(prev["recording_id"], settings) and \
+                (reuse_if is None or reuse_if(prev["recording_id"]))
             if fresh:
                 current[path] = (prev["status"], prev.get("error"))
             if reusable and fresh:
@@ -131,7 +135,8 @@ def run_batch(items: list[str], out_dir: str | Path, montage: Montage = NO_MONTA
                 continue
             if reusable:
                 previous[path] = prev
-            tasks.append(Task(path, montage, config, prev["recording_id"] if reusable else None))
+            tasks.append(Task(path, montage, config, prev["recording_id"] if reusable else None,
+                              keep_analysis=on_done is not None))
             sizes[path] = size
         if tasks:
             try:

@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import re
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -102,8 +102,8 @@ class BatchStore:
 
     def commit(self, outcome: Outcome, settings: str, settings_json: dict[str, Any]) -> dict[str, Any]:
         """Store one finished recording: its events part first, then its recording part (the commit)."""
-        part = asdict(outcome)
-        result = part.pop("result")
+        part = {f.name: getattr(outcome, f.name) for f in fields(outcome) if f.name not in ("result", "analysis")}
+        result = outcome.result
         part["settings_sha256"] = settings
         part["settings"] = settings_json
         if outcome.status == "done":

@@ -41,6 +41,8 @@ class Task:
     config: DetectorConfig
     known_sha256: str | None = None
     """Content hash of this path's earlier result with the same settings: equal content skips the analysis."""
+    keep_analysis: bool = False
+    """Also return the AnalysisResult itself (for the history database), not only its JSON."""
 
 
 @dataclass
@@ -60,6 +62,8 @@ class Outcome:
     elapsed_s: float = 0.0
     fascdetect_version: str = __version__
     worker: str = ""
+    analysis: Any = None
+    """The AnalysisResult, when the task asked to keep it; never stored in the batch's parts."""
 
 
 def recording_files(path: str | Path) -> list[Path]:
@@ -127,6 +131,7 @@ def run_task(task: Task) -> Outcome:
             # Dask worker's process may not start children of its own.
             result = analyze_path(task.path, task.montage, task.config, progress=False, workers=1)
             out.result = result.to_json()
+            out.analysis = result if task.keep_analysis else None
             out.status = "done"
         except FascdetectError as exc:
             out.error = one_line(str(exc))

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from fascdetect.commands._history import add_db_argument
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,6 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="run on an existing Dask cluster; its workers need fascdetect and the same paths")
     p.add_argument("--force", action="store_true", help="analyse again recordings already done")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    p.add_argument("--save", action="store_true",
+                   help="also store each recording in the history database (see history; stored ones are left alone)")
+    add_db_argument(p)
     bar = p.add_mutually_exclusive_group()
     bar.add_argument("--progress", action="store_true", default=None, help="show the progress bar even when not on a terminal")
     bar.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -42,10 +48,35 @@ def run(args: argparse.Namespace) -> int:
 
     config = DetectorConfig().with_overrides(args.set)
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
-    report = run_batch(args.paths, args.out, montage, config, workers=args.workers, scheduler=args.scheduler,
-                       force=args.force, progress=args.progress)
+    history = None
+    saved = {"new": 0, "known": 0}
+    on_done = reuse_if = None
+    if args.save:
+        from fascdetect.commands._history import open_history, save_result
+
+        history = open_history(args)  # a corrupt or locked database stops here, before any work
+
+        def on_done(outcome) -> None:
+            stored = save_result(history, outcome.analysis, outcome.path, sha256=outcome.recording_id)
+            saved["new" if stored.new else "known"] += 1
+
+        def reuse_if(recording_id: str) -> bool:
+            return history.find(recording_id) is not None
+
+    try:
+        report = run_batch(args.paths, args.out, montage, config, workers=args.workers, scheduler=args.scheduler,
+                           force=args.force, progress=args.progress, on_done=on_done, reuse_if=reuse_if)
+    finally:
+        if history is not None:
+            history.close()
     if args.json:
-        print(json.dumps(report.to_json()))
+        doc = report.to_json()
+        if history is not None:
+            doc["history"] = {"path": str(history.path), "saved": saved["new"], "already_stored": saved["known"]}
+        print(json.dumps(doc))
     else:
         print(report.text())
+        if history is not None:
+            print(f"history: {saved['new']} recording(s) saved, {saved['known']} already there ({history.path})",
+                  file=sys.stderr)
     return 130 if report.interrupted else (1 if report.failed else 0)
