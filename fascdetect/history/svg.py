@@ -84,7 +84,7 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], cells: dict[tuple[int, int
     body.append(f'<rect x="{left + 330}" y="{ly}" width="22" height="10" fill="url(#nodata)" stroke="{GRID}"/>')
     body.append(_text(left + 358, ly + 9, "not recorded / no sensor", 9, "start", MUTED))
     defs = ('<defs><pattern id="nodata" width="4" height="4" patternUnits="userSpaceOnUse">'
-            f'<rect width="4" height="4" fill="#f4f4f4"/><path d="M0,4 L4,0" stroke="#ccc" stroke-width="0.8"/>'
+            '<rect width="4" height="4" fill="#f4f4f4"/><path d="M0,4 L4,0" stroke="#ccc" stroke-width="0.8"/>'
             "</pattern></defs>")
     return _svg(width, height, [defs] + body, label)
 
