@@ -368,3 +368,19 @@ def test_wal_side_files_are_owner_only_too(tmp_path):
             assert (mode(db), mode(wal), mode(shm)) == (0o600, 0o600, 0o600)
     finally:
         os.umask(old)
+
+
+def test_damage_inside_the_file_is_found_before_writing(tmp_path, capsys):
+    db = tmp_path / "h.sqlite3"
+    with History(db) as h:
+        h.import_diary([(f"2026-03-{1 + i % 28:02d}", [("tag", str(i))], [], "x" * 200) for i in range(400)])
+    size = db.stat().st_size
+    with open(db, "r+b") as f:  # the header stays readable; pages in the middle do not
+        f.seek(size // 2)
+        f.write(b"\xde\xad" * 8192)
+    before = db.read_bytes()
+    for args in (["diary", "add", "--note", "x"], ["history", "remove", "1"], ["diary", "list"],
+                 ["diary", "import", str(tmp_path / "none.tsv")]):
+        rc, _, err = cli([*args, "--db", str(db)], capsys)
+        assert rc in (2, 6) and len(err.strip().splitlines()) == 1, (args, err)
+    assert db.read_bytes() == before

@@ -178,6 +178,7 @@ class History:
 
     def __init__(self, path: str | Path | None = None, *, create: bool = True) -> None:
         self.path = Path(path).expanduser() if path else default_path()
+        self._checked = False
         exists = self.path.exists()
         if not exists and not create:
             raise HistoryError(f"no history database at {self.path} (add a recording first: fascdetect history add FILE)")
@@ -264,11 +265,21 @@ class History:
         with self._guard("write"):
             self.conn.execute("BEGIN IMMEDIATE")
             try:
+                self._check_before_writing()
                 yield self.conn
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
+
+    def _check_before_writing(self) -> None:
+        """Refuse to write into a damaged file (writing could spread the damage); once per open database."""
+        if self._checked:
+            return
+        problem = self.conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            raise sqlite3.DatabaseError("damaged: " + " ".join(str(problem).replace("*", "").split())[:160])
+        self._checked = True
 
     def close(self) -> None:
         self.conn.close()
