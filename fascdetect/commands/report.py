@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from fascdetect.commands._history import open_history
     from fascdetect.history.diary import parse_date
-    from fascdetect.history.nights import load_period
+    from fascdetect.history.nights import clinician_signs, load_period
     from fascdetect.history.report import write_report
 
     since = parse_date(args.since) if args.since else None
@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     with open_history(args, create=False) as history:
         period = load_period(history, since, until, detail)
     path = write_report(period, args.out)
+    signs = clinician_signs(period)
     print(f"wrote {path}: {len(period.nights)} recorded night(s) from {period.first} to {period.last}, "
           f"{len(period.diary)} diary entr{'y' if len(period.diary) == 1 else 'ies'}")
+    if signs:
+        print(f"{len(signs)} point(s) worth showing a clinician: " + "; ".join(s.title for s in signs)
+              + " (see the report's box; fascdetect does not diagnose)")
     return 0
