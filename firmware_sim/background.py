@@ -32,8 +32,9 @@ REST_PSD_TABLE: tuple[tuple[float, float], ...] = (
     (190.0, 0.48), (225.0, 0.44), (275.0, 0.37), (325.0, 0.35), (375.0, 0.34), (425.0, 0.33), (475.0, 0.33),
 )
 
-SPARSE_DURATION_S = (0.003, 0.008)
-"""Distant units' potentials as seen in emg.txt: biphasic spikes a few ms wide."""
+SPARSE_DURATION_S = (0.0015, 0.0045)
+"""Distant units' potentials as seen in emg.txt: biphasic spikes 3–8 ms long end to end whose main
+lobe is 1–2 samples (ms) wide (a Gaussian-derivative of this 6σ duration looks like that)."""
 SPARSE_CLUSTER_GAP_S = (0.03, 0.2)
 """Spacing of potentials inside one cluster (emg.txt shows pairs 50–200 ms apart)."""
 
@@ -105,6 +106,10 @@ class LevelProcess:
         self.gain = 1.0 / math.sqrt(2 * 1.1107 * 3.0 / fs_hz)
         self.zi = np.zeros((1, rows, 2))
 
+    def factor_now(self, row: int) -> float:
+        """The slow drift's level factor of ``row`` at the start of the next segment (mean 1)."""
+        return math.exp(self.drift[row] - 0.5 * self.drift_sd ** 2)
+
     def step(self, rng: np.random.Generator, n: int, segment_s: float) -> np.ndarray:
         """Level factors (rows × n) for the next segment; advances the state."""
         rows = len(self.drift)
@@ -123,13 +128,20 @@ class LevelProcess:
 def sparse_cluster(rng: np.random.Generator, fs_hz: float, peak_uv: float, extra_mean: float) -> np.ndarray:
     """One cluster of a distant unit's small potentials: 1 + Poisson(extra_mean) spikes, 30–200 ms apart.
 
-    Each spike is a brief biphasic wave (3–8 ms), the same unit throughout, ±10% in size.
+    Each spike is a brief biphasic wave (main lobe 1–2 ms), the same unit throughout, ±10% in size.
     """
     duration_s = float(np.exp(rng.uniform(*np.log(SPARSE_DURATION_S))))
     s = duration_s / 6.0
     skew = rng.uniform(-0.3, 0.3)
     shape = FpShape(s * (1 - skew), s * (1 + skew), rng.uniform(0.0, 0.6), float(rng.choice((-1.0, 1.0))))
-    w = peak_uv * shape.sample(fs_hz)
+    # Sampled 4× finer and averaged back (what an integrating front end does), at a random sub-sample
+    # offset: the real spikes' main lobe is only 1–2 samples wide at 1 kHz, narrower than FpShape's
+    # anti-aliasing floor allows.
+    fine = shape.sample(4 * fs_hz)
+    fine = np.concatenate([np.zeros(int(rng.integers(4))), fine])
+    fine = np.pad(fine, (0, -len(fine) % 4))
+    w = fine.reshape(-1, 4).mean(axis=1)
+    w = peak_uv * w / np.max(np.abs(w))
     n_spikes = 1 + int(min(rng.poisson(extra_mean), 5))
     starts = np.concatenate([[0.0], np.cumsum(rng.uniform(*SPARSE_CLUSTER_GAP_S, n_spikes - 1))])
     idx = np.rint(starts * fs_hz).astype(int)

@@ -577,15 +577,21 @@ class Generator:
 
     # ------------------------------------------------------------------ issue 10: background extras
     def _sparse(self, k: int) -> None:
-        """Clusters of small distant-unit potentials on every EMG channel (part of the background, not truth)."""
+        """Clusters of small distant-unit potentials on every EMG channel (part of the background, not truth).
+
+        Their size is relative to the channel's noise, drift included, so that the fitted statistics
+        (kurtosis, exceedances) hold however the level wanders."""
         sc, lay = self.scenario, self.layout
         rng = _rng(self.seed, _SPARSE, k)
         for key in sorted(lay.emg):
             gi, row = lay.emg[key]
             fs = lay.fs[gi]
             count = rng.poisson(sc.sparse_rate_per_min / 60 * SEGMENT_S)
+            # The fitted ratio to the noise holds at every level: the potentials follow the slow drift
+            # (as of the segment's start), not the fast modulation.
+            drift = self._level[gi].factor_now(int(np.count_nonzero(self._is_emg[gi][:row]))) if gi in self._level else 1.0
             for t in np.sort(rng.uniform(k * SEGMENT_S, (k + 1) * SEGMENT_S, count)):
-                peak = sc.sparse_peak_x_noise * math.exp(sc.sparse_peak_sigma * rng.standard_normal()) * self._noise_scale[gi][row]
+                peak = sc.sparse_peak_x_noise * math.exp(sc.sparse_peak_sigma * rng.standard_normal()) * self._noise_scale[gi][row] * drift
                 self._add(_Overlay(gi, row, int(round(t * fs)), bg.sparse_cluster(rng, fs, peak, sc.sparse_extra_spikes)))
 
     def _cables(self, k: int) -> None:

@@ -173,7 +173,7 @@ class Scenario:
     being the RMS in 20–450 Hz."""
     sparse_rate_per_min: float = 0.0
     """Clusters of small potentials of distant motor units, per EMG channel per minute."""
-    sparse_peak_x_noise: float = 3.5
+    sparse_peak_x_noise: float = 4.0
     """Median peak of a distant unit's potential, in multiples of the channel's noise RMS (lognormal)."""
     sparse_peak_sigma: float = 0.2
     sparse_extra_spikes: float = 0.5
@@ -269,10 +269,10 @@ _NIGHT_START = datetime(2026, 1, 5, 23, 0, 0)
 REAL_BACKGROUND: dict[str, Any] = {
     "noise_spectrum": "rest-emg",
     "noise_uv": 2.5,
-    "sparse_rate_per_min": 42.0,
-    "noise_modulation_sd": 0.1,
+    "sparse_rate_per_min": 45.0,
+    "noise_modulation_sd": 0.11,
     "noise_drift_sd": 0.3,
-    "ecg_uv": 15.0,
+    "ecg_uv": 10.0,
     "cable_rate_per_h": 6.0,
 }
 """The background fitted to real rest EMG (docs/simulator.md, "Real backgrounds"): coloured noise at
