@@ -55,7 +55,7 @@ footer { margin-top: 32px; font-size: 12px; color: var(--muted); }
   body { max-width: none; padding: 0; font-size: 11.5px; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   .clinician, .charts > div, svg, tr, li, .glance { break-inside: avoid; page-break-inside: avoid; }
-  h2 { break-after: avoid; page-break-after: avoid; }
+  h2, h3 { break-after: avoid; page-break-after: avoid; }
   #nightly-section { break-before: page; }
   table { font-size: 10px; } th, td { padding: 2px 3px; }
 }
@@ -106,6 +106,7 @@ def render(period: N.Period, generated: datetime | None = None) -> str:
     add(_triggers_section(period))
     add(_detail_section(period))
     add(_nightly_table(period, calendar, by_night))
+    add(_rates_table(period))
     add(_method_section(period))
     add(f"<footer>{escape(NO_DIAGNOSIS)}</footer>")
     title = f"fascdetect report, nights of {period.first} to {period.last}"
@@ -296,6 +297,15 @@ def _detail_section(period: N.Period) -> str:
              for k, r in n.regions.items()}
     out.append("<h3>Foot map of the night (twitches per minute at rest)</h3>")
     out.append(svg.foot_map(rates, f"foot map, night of {n.night}", cramped))
+    out.append('<table id="detail-regions"><tr><th>region</th><th class="num">twitches</th><th class="num">min at rest'
+               '</th><th class="num">rate /min</th><th class="num">bursts</th><th class="num">cramps</th></tr>')
+    for key in rows:
+        r = n.regions.get(key)
+        if r is not None:
+            out.append(f"<tr><td>{escape(_region_label(key))}</td><td class=\"num\">{r.twitches}</td>"
+                       f"<td class=\"num\">{r.rest_s / 60:.0f}</td><td class=\"num\">{r.rate_per_min:.2f}</td>"
+                       f"<td class=\"num\">{r.bursts}</td><td class=\"num\">{r.cramps}</td></tr>")
+    out.append("</table>")
     if n.tags or n.symptoms or n.notes:
         out.append(f"<p>Diary: {_diary_cell(n)}</p>")
     out.append("</section>")
@@ -336,6 +346,19 @@ def _nightly_table(period: N.Period, calendar: list[str], by_night: dict[str, N.
                    f'<td class="num">{n.cramps}</td><td class="num">{n.cramp_total_s:.0f} / {n.cramp_longest_s:.0f}</td>'
                    f'<td class="num">{sum(n.movement_s.values()) / 60:.1f}</td><td>{_diary_cell(n)}</td></tr>')
     out.append("</tbody></table></section>")
+    return "".join(out)
+
+
+def _rates_table(period: N.Period) -> str:
+    """The heatmap's numbers, for print (tooltips do not print): nights × regions, twitches per minute at rest."""
+    head = "".join(f'<th class="num" title="{escape(_region_label(k))}">{k[0]}-{k[1]}</th>' for k in period.regions)
+    out = ['<section id="rates-table"><h2>Nightly rates per region (twitches per minute at rest)</h2>'
+           f'<table><tr><th>night of</th>{head}</tr>']
+    for n in period.nights:
+        cells = "".join(f'<td class="num">{n.regions[k].rate_per_min:.2f}</td>' if k in n.regions
+                        else '<td class="num">–</td>' for k in period.regions)
+        out.append(f"<tr><td>{n.night}</td>{cells}</tr>")
+    out.append('</table><p class="small">– : no sensor on that region that night.</p></section>')
     return "".join(out)
 
 
