@@ -384,3 +384,18 @@ def test_damage_inside_the_file_is_found_before_writing(tmp_path, capsys):
         rc, _, err = cli([*args, "--db", str(db)], capsys)
         assert rc in (2, 6) and len(err.strip().splitlines()) == 1, (args, err)
     assert db.read_bytes() == before
+
+
+def test_replace_reanalyses_a_stored_recording_under_its_id(nights_dir, tmp_path, capsys):
+    db, night = tmp_path / "h.sqlite3", edfs(nights_dir)[1]
+    cli(["history", "add", "--no-progress", "--db", str(db), night], capsys)
+    with History(db) as h:
+        (before,) = h.recordings()
+    rc, out, _ = cli(["history", "add", "--no-progress", "--replace", "--db", str(db), "--set",
+                      "twitch_min_local_snr=40", night], capsys)
+    assert rc == 0 and "0 recording(s) stored, 1 re-analysed and replaced, 0 already" in out
+    with History(db) as h:
+        (after,) = h.recordings()
+        assert after["id"] == before["id"] and after["twitches"] < before["twitches"]
+        assert after["settings"] != before["settings"]
+        assert len(h.events(after["id"])) == after["n_events"]

@@ -26,14 +26,18 @@ def open_history(args: argparse.Namespace, create: bool = True) -> "History":
     return History(getattr(args, "db", None) or None, create=create)
 
 
-def save_result(history: "History", result: Any, path: str | Path, sha256: str | None = None) -> "Stored":
-    """Store an AnalysisResult under the content hash of ``path`` (once: a stored recording is left alone)."""
+def save_result(history: "History", result: Any, path: str | Path, sha256: str | None = None,
+                replace: bool = False) -> "Stored":
+    """Store an AnalysisResult under the content hash of ``path`` (once: a stored recording is left alone
+    unless ``replace``)."""
     from fascdetect.history.store import file_sha256
 
-    return history.add(result, sha256 or file_sha256(path), path)
+    return history.add(result, sha256 or file_sha256(path), path, replace=replace)
 
 
 def saved_line(stored: "Stored", path: str | Path, history: "History") -> str:
+    if stored.replaced:
+        return f"re-analysed {path}: its stored results replaced (id {stored.id}, night of {stored.night})"
     if stored.new:
         return f"saved {path} to the history: id {stored.id}, night of {stored.night} ({history.path})"
     return f"already in the history: {path} (id {stored.id}, night of {stored.night}); nothing new stored"

@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     a.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a detector setting (see analyze --show-config); repeatable")
     a.add_argument("--workers", type=int, default=None, metavar="N", help="processes per recording (see analyze)")
+    a.add_argument("--replace", action="store_true", help="analyse recordings already stored again and replace "
+                   "their results (after an upgrade, or with other --set settings); ids stay")
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(a)
     ls = hs.add_parser("list", help="list stored recordings")
@@ -50,7 +52,7 @@ def _add(args: argparse.Namespace) -> int:
 
     config = DetectorConfig().with_overrides(args.set)
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
-    new = old = 0
+    new = old = replaced = 0
     failed: list[FascdetectError] = []
     with open_history(args) as history:
         with tqdm(args.files, unit="file", desc="history add", file=sys.stderr, dynamic_ncols=True,
@@ -60,19 +62,21 @@ def _add(args: argparse.Namespace) -> int:
                 try:
                     sha = file_sha256(path)
                     found = history.find(sha)
-                    if found is None:
+                    if found is None or args.replace:
                         result = analyze_path(path, montage, config, progress=False, workers=args.workers)
-                        found = save_result(history, result, path, sha)
+                        found = save_result(history, result, path, sha, replace=args.replace)
                 except HistoryError:
                     raise  # the database itself is unusable: stop, nothing more can be stored
                 except FascdetectError as exc:
                     failed.append(exc)
                     tqdm.write(f"fascdetect history add: {path}: {exc}", file=sys.stderr)
                     continue
-                new += found.new
+                new += found.new and not found.replaced
                 old += not found.new
+                replaced += found.replaced
                 tqdm.write(saved_line(found, path, history))
-        print(f"{new} recording(s) stored, {old} already in the history"
+        print(f"{new} recording(s) stored, " + (f"{replaced} re-analysed and replaced, " if args.replace else "")
+              + f"{old} already in the history"
               + (f", {len(failed)} could not be read" if failed else "") + f" ({history.path})")
     return failed[0].exit_code if failed else 0
 

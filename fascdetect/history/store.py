@@ -166,6 +166,7 @@ class Stored:
     id: int
     night: str
     new: bool
+    replaced: bool = False
 
 
 class History:
@@ -297,10 +298,11 @@ class History:
             row = self.conn.execute("SELECT id, night FROM recordings WHERE sha256 = ?", (sha256,)).fetchone()
         return Stored(row[0], row[1], False) if row else None
 
-    def add(self, result: Any, sha256: str, path: str | Path) -> Stored:
+    def add(self, result: Any, sha256: str, path: str | Path, replace: bool = False) -> Stored:
         """Store an AnalysisResult once: its row, channels, events, per-region summary and movement.
 
-        A recording already stored (same content hash) is left as it is.
+        A recording already stored (same content hash) is left as it is, unless ``replace``: then its old
+        results go and these take their place under the same id (a re-analysis after an upgrade).
         """
         summary = result.summary()
         start = datetime.fromisoformat(result.start)
@@ -310,12 +312,14 @@ class History:
 
         with self.transaction() as c:
             row = c.execute("SELECT id, night FROM recordings WHERE sha256 = ?", (sha256,)).fetchone()
-            if row:
+            if row and not replace:
                 return Stored(row[0], row[1], False)
+            if row:
+                c.execute("DELETE FROM recordings WHERE id = ?", (row[0],))
             cur = c.execute(
-                "INSERT INTO recordings (sha256, path, start, night, duration_s, settings_json, version, added_at, "
-                "n_events, mains_hz_json, skipped_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sha256, str(Path(path).resolve()), start.isoformat(), night, float(result.duration_s),
+                "INSERT INTO recordings (id, sha256, path, start, night, duration_s, settings_json, version, "
+                "added_at, n_events, mains_hz_json, skipped_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row[0] if row else None, sha256, str(Path(path).resolve()), start.isoformat(), night, float(result.duration_s),
                  json.dumps(result.config.to_json(), sort_keys=True), __version__, _utc_now(), len(result.events),
                  json.dumps(summary.get("mains_hz", [])),
                  json.dumps([{"label": label, "reason": reason} for label, reason in result.skipped])))
@@ -338,7 +342,7 @@ class History:
                  for r in summary["regions"]])
             c.executemany("INSERT INTO movement VALUES (?, ?, ?, ?)",
                           [(rid, side, int(m["count"]), float(m["total_s"])) for side, m in movement.items()])
-        return Stored(rid, night, True)
+        return Stored(rid, night, True, replaced=bool(row))
 
     def remove(self, recording_id: int) -> dict[str, Any]:
         """Delete one recording with everything stored for it; HistoryError if there is no such id."""
