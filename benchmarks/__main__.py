@@ -1,4 +1,4 @@
-"""``python -m benchmarks accuracy|speed|latency|startup|all|report [--quick]``: JSON to benchmarks/results/, tables to stdout."""
+"""``python -m benchmarks accuracy|speed|latency|startup|real|all|report [--quick]``: JSON to benchmarks/results/, tables to stdout."""
 
 from __future__ import annotations
 
@@ -36,10 +36,11 @@ def _accuracy_report(body: dict, args: argparse.Namespace) -> Path:
 
 def _report(args: argparse.Namespace) -> None:
     """Tables (and the plot) again from the JSON files of the last runs, without running anything."""
-    from benchmarks import latency, speed, startup
+    from benchmarks import latency, real, speed, startup
 
     for name, show in (("accuracy", lambda b: _accuracy_report(b, args)), ("speed", lambda b: print(speed.table(b))),
-                       ("latency", lambda b: print(latency.table(b))), ("startup", lambda b: print(startup.table(b)))):
+                       ("latency", lambda b: print(latency.table(b))), ("startup", lambda b: print(startup.table(b))),
+                       ("real", lambda b: print(real.table(b)))):
         path = RESULTS_DIR / f"{name}{_suffix(args)}.json"
         if path.exists():
             doc = json.loads(path.read_text())
@@ -84,7 +85,18 @@ def _startup(args: argparse.Namespace) -> None:
     print(f"\nwrote {path}")
 
 
-RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency, "startup": _startup}
+def _real(args: argparse.Namespace) -> None:
+    """Real third-party recordings; they are short, so --quick changes nothing and the file is always real.json."""
+    from benchmarks import real
+
+    started = machine.start()
+    body = real.run()
+    path = machine.write_result("real", body, started)
+    print(real.table(body))
+    print(f"\nwrote {path} ({body['seconds']:.0f} s)")
+
+
+RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency, "startup": _startup, "real": _real}
 HEADLINE_SNR_DB = (12.0, 20.0)
 
 
