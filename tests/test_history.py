@@ -399,3 +399,18 @@ def test_replace_reanalyses_a_stored_recording_under_its_id(nights_dir, tmp_path
         assert after["id"] == before["id"] and after["twitches"] < before["twitches"]
         assert after["settings"] != before["settings"]
         assert len(h.events(after["id"])) == after["n_events"]
+
+
+EMGDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "physionet_emgdb"
+MONTAGES = Path(__file__).resolve().parents[1] / "docs" / "montages"
+
+
+def test_a_real_wfdb_record_is_one_recording_by_any_of_its_names(tmp_path, capsys):
+    if not (EMGDB / "emg_healthy.hea").is_file():
+        pytest.skip(f"real recordings not found at {EMGDB} (see ../shared/data/README.md)")
+    db = tmp_path / "h.sqlite3"
+    names = [str(EMGDB / "emg_healthy.hea"), str(EMGDB / "emg_healthy"), str(EMGDB / "emg_healthy.dat")]
+    rc, out, err = cli(["history", "add", "--no-progress", "--db", str(db), "--montage",
+                        str(MONTAGES / "physionet_emgdb.toml"), *names], capsys)
+    assert rc == 0, err
+    assert "1 recording(s) stored, 2 already in the history" in out
