@@ -438,11 +438,13 @@ class Generator:
         for r_s in self._heart.beats(rng, float((k + 1) * SEGMENT_S)):
             self.heartbeats_s.append(r_s)
             size = 1.0 + 0.1 * math.sin(2 * math.pi * 0.25 * r_s + self._heart.resp_phase)
+            beats = {}
             for (gi, row), gain in self._ecg_rows:
                 fs = self.layout.fs[gi]
                 i = math.floor(r_s * fs)
-                beat = bg.ecg_beat(fs, r_s - i / fs)
-                self._add(_Overlay(gi, row, i + int(round(bg.ECG_SPAN_S[0] * fs)), gain * size * beat))
+                if gi not in beats:
+                    beats[gi] = bg.ecg_beat(fs, r_s - i / fs)
+                self._add(_Overlay(gi, row, i + int(round(bg.ECG_SPAN_S[0] * fs)), gain * size * beats[gi]))
 
     def _plan_walking(self, k: int) -> None:
         """Walking bouts (both feet) starting in segment ``k``; delayed past any big event already planned."""
