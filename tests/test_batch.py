@@ -203,6 +203,10 @@ def test_batch_on_a_dask_cluster_equals_analyze_json(first_run, cohort, referenc
         assert row["channels"] == [c["label"] for c in doc["recording"]["channels"]]
         assert row["n_channels"] == len(doc["recording"]["channels"])
         assert json.loads(row["summary_json"]) == doc["summary"]
+        assert json.loads(row["channels_json"]) == doc["recording"]["channels"]
+        for ch in doc["recording"]["channels"]:
+            if "rest_s" in ch:  # rest time per channel
+                assert row[ch["label"].replace(" ", "_").replace("-", "_") + "_rest_s"] == ch["rest_s"]
         for region in doc["summary"]["regions"]:
             for key, value in region.items():
                 if key not in ("side", "region", "name"):

@@ -45,7 +45,8 @@ EVENTS_PER_GROUP = 100_000
 BASE_COLUMNS = ("recording_id", "path", "status", "error", "warnings", "size_bytes", "mtime_ns", "settings_sha256",
                 "fascdetect_version", "analysed_at", "elapsed_s", "worker", "start", "duration_s", "n_channels",
                 "channels", "skipped", "n_events")
-TAIL_COLUMNS = ("summary_json", "settings_json")
+TAIL_COLUMNS = ("channels_json", "summary_json", "settings_json")
+CHANNEL_DESCRIPTION = frozenset({"label", "modality", "side", "region", "axis", "unit", "fs_hz"})
 EVENT_KEY_COLUMNS = ("recording_id",)
 _NAME = re.compile(r"[^0-9A-Za-z]+")
 
@@ -160,7 +161,10 @@ class BatchStore:
                 seen_ids.add(part["recording_id"])
                 events.append(self._events_path(part["recording_id"], part["settings_sha256"]))
             schemas.append(pa.Table.from_pylist([recording_row(part)]).schema)
-        kinds = self._compact_events(events)
+        missing = [f for f in events if not f.is_file()]
+        for f in missing:
+            log.warning("events part %s is missing (deleted by hand?); its recording keeps its row", f)
+        kinds = self._compact_events([f for f in events if f not in missing])
         schema = _ordered(_unify(schemas), BASE_COLUMNS, TAIL_COLUMNS) if schemas else _EMPTY_ROWS()
         rows = (_as_text(recording_row(part), schema) for part in self._parts(paths))
         batches = (pa.Table.from_pylist(chunk, schema=schema) for chunk in _chunks(rows, ROWS_PER_GROUP))
@@ -218,9 +222,15 @@ def recording_row(part: dict[str, Any]) -> dict[str, Any]:
         "skipped": [f"{s['label']}: {s['reason']}" for s in rec.get("skipped", [])] or None,
         "n_events": part.get("n_events"),
     }
+    for channel in rec.get("channels", []):
+        # Per-channel results the analyser adds to a channel's description (rest_s, ...): <label>_<field>.
+        for key, value in channel.items():
+            if key not in CHANNEL_DESCRIPTION:
+                row[_NAME.sub("_", f"{channel['label']}_{key}").strip("_")] = value
     if summary is not None:
         for name, value in flatten_summary(summary).items():
             row[f"summary_{name}" if name in row or name in TAIL_COLUMNS else name] = value
+    row["channels_json"] = json.dumps(rec["channels"]) if "channels" in rec else None
     row["summary_json"] = json.dumps(summary) if summary is not None else None
     row["settings_json"] = json.dumps(part.get("settings"), sort_keys=True)
     return row
