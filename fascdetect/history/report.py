@@ -41,7 +41,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 3px 6px; text-align: lef
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.norec td { color: var(--muted); }
 td:first-child { white-space: nowrap; }
-#nightly td:nth-child(7), #nightly td:last-child { overflow-wrap: anywhere; }
+#nightly td:last-child { overflow-wrap: anywhere; } .rc { white-space: nowrap; }
 #nightly td:nth-child(-n+2) { white-space: nowrap; }
 .charts { display: flex; flex-wrap: wrap; gap: 12px; }
 .charts > div { flex: 0 0 330px; }
@@ -339,7 +339,8 @@ def _nightly_table(period: N.Period, calendar: list[str], by_night: dict[str, N.
             out.append(f'<tr class="norec" data-night="{day}"><td>{day}</td><td colspan="9">not recorded</td>'
                        f"<td>{_diary_cell(n)}</td></tr>")
             continue
-        regions = ", ".join(f"{s}-{r}" for s, r in sorted(n.twitching_regions(), key=N._region_order)) or "–"
+        regions = ", ".join(f'<span class="rc">{s}-{r}</span>'
+                            for s, r in sorted(n.twitching_regions(), key=N._region_order)) or "–"
         out.append(f'<tr data-night="{day}"><td>{day}</td><td>{n.start:%H:%M}</td>'
                    f'<td class="num">{n.recorded_s / 3600:.2f}</td><td class="num">{n.usable_s / 3600:.2f}</td>'
                    f'<td class="num">{n.twitches}</td><td class="num">{n.rate_per_min:.2f}</td><td>{regions}</td>'
