@@ -244,7 +244,8 @@ class Generator:
         self._range = [(np.array([c.physical_min for c in g]), np.array([c.physical_max for c in g])) for g in lay.groups]
         self._masks: list[tuple[str, str | None, float, float]] = []
         self.heartbeats_s: list[float] = []
-        """R-peak times of the simulated heart (planned ahead of the stream), when ECG is on."""
+        """R-peak times of the simulated heart (planned ahead of the stream), when ECG is on; an
+        endless stream (``duration_s`` None) keeps only the latest few thousand."""
         self._init_background()
 
     def _init_background(self) -> None:
@@ -435,6 +436,8 @@ class Generator:
     def _plan_heartbeats(self, k: int) -> None:
         """ECG beats whose R peak falls in segment ``k``, on the calf/shin EMG channels."""
         rng = _rng(self.seed, _ECG, k)
+        if self.duration_s is None and len(self.heartbeats_s) > 4000:  # an endless stream keeps the last hour or so
+            del self.heartbeats_s[:-2000]
         for r_s in self._heart.beats(rng, float((k + 1) * SEGMENT_S)):
             self.heartbeats_s.append(r_s)
             size = 1.0 + 0.1 * math.sin(2 * math.pi * 0.25 * r_s + self._heart.resp_phase)
