@@ -21,8 +21,8 @@ class ChannelList(QtWidgets.QTreeWidget):
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setColumnCount(4)
-        self.setHeaderLabels(["channel", "noise floor", "mains", "clipped"])
+        self.setColumnCount(5)
+        self.setHeaderLabels(["channel", "noise floor", "mains", "clipped", "state"])
         self.setRootIsDecorated(True)
         self.items: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self.channels: dict[str, Channel] = {}
@@ -38,7 +38,7 @@ class ChannelList(QtWidgets.QTreeWidget):
             for c in channels:
                 if c.side != side:
                     continue
-                item = QtWidgets.QTreeWidgetItem(group, [c.label, "–", "", ""])
+                item = QtWidgets.QTreeWidgetItem(group, [c.label, "–", "", "", ""])
                 item.setCheckState(0, QtCore.Qt.CheckState.Checked)
                 self.items[c.label] = item
         self.resizeColumnToContents(0)
@@ -55,7 +55,9 @@ class ChannelList(QtWidgets.QTreeWidget):
         if column == 0:
             self.hidden_changed.emit(self.hidden())
 
-    def refresh(self, noise_floor: dict[str, float], mains_uv: dict[str, float], clipped_s: dict[str, float]) -> None:
+    def refresh(self, noise_floor: dict[str, float], mains_uv: dict[str, float], clipped_s: dict[str, float],
+                states: dict[str, str] | None = None) -> None:
+        states = states or {}
         self.blockSignals(True)
         for label, item in self.items.items():
             c = self.channels[label]
@@ -66,4 +68,5 @@ class ChannelList(QtWidgets.QTreeWidget):
             item.setText(2, "" if mains is None else f"{mains:.1f} µV")
             clip = clipped_s.get(label, 0.0)
             item.setText(3, f"{clip:.1f} s" if clip else "")
+            item.setText(4, states.get(lane_key(c), ""))
         self.blockSignals(False)

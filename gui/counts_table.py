@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from pyqtgraph.Qt import QtCore, QtWidgets
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from fascdetect.regions import describe
 from fascdetect.tally import Tally
 
-COLUMNS = ("side", "region", "twitches", "/min now", "/min avg", "bursts", "cramps", "longest cramp s", "last event")
+COLUMNS = ("side", "region", "state", "twitches", "/min now", "/min avg", "bursts", "cramps", "longest cramp s",
+           "last event")
+GREY = QtGui.QColor(150, 150, 150)
 
 
 def clock(seconds: float | None) -> str:
@@ -32,8 +34,11 @@ class CountsTable(QtWidgets.QTableWidget):
         self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Interactive)
         self.keys: list[tuple[str, str]] = []
 
-    def refresh(self, tally: Tally, now_s: float, counted_s: float) -> None:
-        """``now_s``: stream time (for the recent rate); ``counted_s``: how long the tally has counted."""
+    def refresh(self, tally: Tally, now_s: float, counted_s: float,
+                states: dict[tuple[str, str], str] | None = None) -> None:
+        """``now_s``: stream time (for the recent rate); ``counted_s``: how long the tally has counted;
+        ``states``: (side, region) → rest | active | movement | unusable (a row not at rest is greyed)."""
+        states = states or {}
         keys = list(tally.counts)
         resize = keys != self.keys
         if resize:
@@ -43,7 +48,8 @@ class CountsTable(QtWidgets.QTableWidget):
         summary = {(r["side"], r["region"]): r for r in tally.summary(counted_s)["regions"]}
         for row, key in enumerate(keys):
             c = tally.counts[key]
-            values = (c.side, c.region, str(c.twitches), f"{tally.recent_rate_per_min(*key, now_s):.1f}",
+            state = states.get(key, "")
+            values = (c.side, c.region, state, str(c.twitches), f"{tally.recent_rate_per_min(*key, now_s):.1f}",
                       f"{summary[key]['twitches_per_min']:.2f}", str(c.bursts), str(c.cramps),
                       f"{c.cramp_longest_s:.1f}", clock(c.last_event_s))
             for col, text in enumerate(values):
@@ -56,6 +62,9 @@ class CountsTable(QtWidgets.QTableWidget):
                     self.setItem(row, col, item)
                 if item.text() != text:
                     item.setText(text)
+                grey = state not in ("", "rest")
+                if (item.foreground().color() == GREY) != grey:
+                    item.setForeground(GREY if grey else self.palette().color(QtGui.QPalette.ColorRole.Text))
         if resize:
             self.resizeColumnsToContents()
 

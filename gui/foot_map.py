@@ -3,7 +3,9 @@
 Each foot twice, as you look down at your own feet: its top with the front
 of the shin, and its sole with the calf (seen through the foot); left foot
 on the left, big toes towards the middle. Each region flashes at a twitch; a cramp keeps a
-red outline and its running duration.
+red outline and its running duration. A region whose muscle is not at rest
+(voluntary activity, movement, or an unusable signal) is greyed with its
+state: twitches are not counted there meanwhile.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ RATE_FULL_SCALE_PER_MIN = 30.0
 FLASH_S = 0.6
 CRAMP_HOLD_S = 300.0
 """A cramp that ended stays outlined this long (wall time), so a glance after it still shows it."""
+
+STATE_GREY = QtGui.QColor(205, 205, 205)
+STATE_WORDS = {"active": "active", "movement": "moving", "unusable": "no signal"}
+"""What a greyed region says instead of its rate."""
 
 # Region shapes in foot coordinates: x from medial (0) to lateral (1), y from toe tips (0) to heel (1);
 # the leg is drawn below the heel (y > 1). (view, centre x, centre y, width, height)
@@ -65,6 +71,8 @@ class FootMap(QtWidgets.QWidget):
         self.setMinimumSize(360, 300)
         self.sensed: set[tuple[str, str]] = set()
         self.rates: dict[tuple[str, str], float] = {}
+        self.states: dict[tuple[str, str], str] = {}
+        """(side, region) → rest | active | movement | unusable (empty: the pipeline reports no states)."""
         self.cramps: dict[tuple[str, str], tuple[float, bool]] = {}
         """(side, region) → (duration s, still building)."""
         self.flashed_at: dict[tuple[str, str], float] = {}
@@ -73,6 +81,8 @@ class FootMap(QtWidgets.QWidget):
         self._final_onset: dict[tuple[str, str], float] = {}
         self._shown: tuple = ()
         self._flashed = False
+        self.region_rects: dict[tuple[str, str], QtCore.QRectF] = {}
+        """Where each region was drawn at the last repaint (widget pixels)."""
         self.on_painted: Callable[[float], None] | None = None
         """Called with the wall time (monotonic) after each repaint: what the latency figure is measured to."""
 
@@ -82,6 +92,9 @@ class FootMap(QtWidgets.QWidget):
 
     def set_rates(self, rates: dict[tuple[str, str], float]) -> None:
         self.rates = dict(rates)
+
+    def set_states(self, states: dict[tuple[str, str], str]) -> None:
+        self.states = states
 
     def flash(self, side: str, region: str) -> None:
         """A twitch now: the region's outline flashes (restarted if it is already flashing)."""
@@ -119,14 +132,15 @@ class FootMap(QtWidgets.QWidget):
         """Repaint only when what is drawn changed (rates as shown, flashes, cramp seconds): painting
         the map every frame would cost more than all the traces."""
         shown = (tuple(sorted((k, round(v)) for k, v in self.rates.items())), frozenset(self.flashing()),
-                 tuple(sorted((k, round(d), going) for k, (d, going) in self.cramps.items())))
+                 tuple(sorted((k, round(d), going) for k, (d, going) in self.cramps.items())),
+                 tuple(sorted(self.states.items())))
         if shown != self._shown or self._flashed:
             self._shown = shown
             self._flashed = False
             self.update()
 
     def reset(self) -> None:
-        self.rates, self.cramps = {}, {}
+        self.rates, self.cramps, self.states = {}, {}, {}
         self.flashed_at.clear()
         self._cramp_seen.clear()
         self._final_onset.clear()
@@ -181,11 +195,16 @@ class FootMap(QtWidgets.QWidget):
             key = (side, code)
             centre = to_px(cx, cy)
             rect = QtCore.QRectF(centre.x() - sw * foot_w / 2, centre.y() - sh * foot_h / 2, sw * foot_w, sh * foot_h)
+            self.region_rects[key] = rect
             self._draw_region(p, rect, key, key in flashing)
 
     def _draw_region(self, p: QtGui.QPainter, rect: QtCore.QRectF, key: tuple[str, str], flashing: bool) -> None:
         side, code = key
-        if key in self.sensed:
+        state = self.states.get(key, "rest")
+        if key in self.sensed and state != "rest":
+            p.setBrush(STATE_GREY)
+            text = f"{code}\n{STATE_WORDS.get(state, state)}"
+        elif key in self.sensed:
             rate = self.rates.get(key, 0.0)
             p.setBrush(rate_colour(rate))
             text = f"{code}\n{rate:.0f}/min"

@@ -30,7 +30,7 @@ from gui.counts_table import CountsTable
 from gui.cramp_alert import CrampAlert
 from gui.foot_map import FootMap
 from gui.provisional import LatencyMeter, TwitchBook, twitch_key
-from gui.session import LiveSession
+from gui.session import LiveSession, region_states
 from gui.settings_view import SettingsView
 from gui.status_bar import MonitorStatusBar
 from gui.timeline import Timeline
@@ -83,6 +83,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.points_drawn = 0
         """Trace min/max values computed since the window opened (for the frame-cost figures)."""
         self.book = TwitchBook()
+        self._states_from: dict[str, str] | None = None
         self.latency = LatencyMeter()
 
         self.controls = Controls(scenarios, window_s)
@@ -225,12 +226,16 @@ class MonitorWindow(QtWidgets.QMainWindow):
             fresh = self.book.update(provisional, events, wall_s)
             for i, e in enumerate(fresh):
                 self.foot_map.flash(e.side, e.region)
-                self.latency.taken(session.arrivals.get(twitch_key(e)), provisional=i >= self.book.fresh_final)
+                self.latency.taken(*session.arrivals.get(twitch_key(e), (None, None)),
+                                   provisional=i >= self.book.fresh_final)
             ongoing = [e for e in provisional if e.kind == "cramp"]
         now_s = status.data_s
         if session is self._shown and self.traces.feet:
             self.points_drawn += self.traces.refresh(now_s, status.noise_floor, self.book, time.monotonic())
             self.foot_map.set_rates({key: self.tally.recent_rate_per_min(*key, now_s) for key in self.tally.counts})
+            if status.states is not self._states_from:  # a new snapshot comes with each block, not each frame
+                self._states_from = status.states
+                self.foot_map.set_states(region_states(status.states, session.channels))
             self.foot_map.set_cramps(ongoing, [])
             self.alert.show_cramps(ongoing, [])
             self.foot_map.refresh()
@@ -243,8 +248,9 @@ class MonitorWindow(QtWidgets.QMainWindow):
     def refresh_tables(self) -> None:
         if self.session is not None and self.session is self._shown:
             status = self.session.status()
-            self.counts.refresh(self.tally, status.data_s, status.data_s - self.counted_from_s)
-            self.channel_list.refresh(status.noise_floor, status.mains_uv, status.clipped_s)
+            self.counts.refresh(self.tally, status.data_s, status.data_s - self.counted_from_s,
+                                region_states(status.states, self.session.channels))
+            self.channel_list.refresh(status.noise_floor, status.mains_uv, status.clipped_s, status.states)
 
     def _take_events(self, events: list[Event]) -> None:
         self.tally.add(events)

@@ -112,20 +112,25 @@ class LatencyMeter:
     """Twitch-to-screen latency: from the wall time its last sample arrived to the repaint that shows it."""
 
     def __init__(self) -> None:
-        self.waiting: list[tuple[float, bool]] = []
-        """(arrival time (monotonic), shown while provisional) of twitches taken but not painted yet."""
+        self.waiting: list[tuple[float, float, bool]] = []
+        """(arrival, handed to the window (monotonic), shown while provisional) of twitches not painted yet."""
         self.latencies_s: list[float] = []
+        self.display_s: list[float] = []
+        """Per latency, the part after the worker handed the twitch over (frame wait and painting)."""
         self.provisional: list[bool] = []
         """Per latency: the twitch was first shown as provisional (else only when final)."""
 
-    def taken(self, arrival_wall_s: float | None, provisional: bool = True) -> None:
+    def taken(self, arrival_wall_s: float | None, published_wall_s: float | None = None,
+              provisional: bool = True) -> None:
         if arrival_wall_s is not None:
-            self.waiting.append((arrival_wall_s, provisional))
+            self.waiting.append((arrival_wall_s, arrival_wall_s if published_wall_s is None else published_wall_s,
+                                 provisional))
 
     def painted(self, now_wall_s: float) -> None:
         if self.waiting:
-            self.latencies_s.extend(now_wall_s - t for t, _ in self.waiting)
-            self.provisional.extend(p for _, p in self.waiting)
+            self.latencies_s.extend(now_wall_s - t for t, _, _ in self.waiting)
+            self.display_s.extend(now_wall_s - t for _, t, _ in self.waiting)
+            self.provisional.extend(p for _, _, p in self.waiting)
             self.waiting.clear()
 
     def line(self) -> str:

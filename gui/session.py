@@ -64,6 +64,9 @@ class SessionStatus:
     mains_hz: list[float] = field(default_factory=list)
     mains_uv: dict[str, float] = field(default_factory=dict)
     clipped_s: dict[str, float] = field(default_factory=dict)
+    states: dict[str, str] = field(default_factory=dict)
+    """Lane (EMG label or ``ACC side-region``) → rest | active | movement | unusable (``Pipeline.channel_states``;
+    empty where the pipeline does not report states)."""
     recording: Path | None = None
     recording_bytes: int = 0
     error: str = ""
@@ -95,8 +98,9 @@ class LiveSession(QtCore.QObject):
         self.provisional: list[Event] = []
         """Events of the episodes not final yet, as the pipeline classifies them after the latest block
         (they may still change); replaced together with the final events under ``_lock``."""
-        self.arrivals: dict[tuple, float] = {}
-        """Twitch key (``gui.provisional.twitch_key``) → wall time (monotonic) its last sample arrived."""
+        self.arrivals: dict[tuple, tuple[float, float]] = {}
+        """Twitch key (``gui.provisional.twitch_key``) → wall times (monotonic) its last sample arrived and the
+        worker first handed it to the window (the difference is the pipeline's part of the latency)."""
         self._lock = threading.Lock()
         self._block_arrivals: dict[float, deque[tuple[int, float]]] = {}
         self._lane_fs: dict[str, float] = {}
@@ -250,16 +254,17 @@ class LiveSession(QtCore.QObject):
     def _publish(self, block: Block | None, filtered: Block | None, events: list[Event],
                  provisional: list[Event] | None) -> None:
         """Ring buffers, then final events and open episodes as one snapshot (``provisional`` None: unchanged)."""
+        now = time.monotonic()
         for e in events + (provisional or []):
             if e.kind == "twitch":
                 key = twitch_key(e)
                 if key not in self.arrivals:
                     arrival = self._arrival_of(e)
                     if arrival is not None:
-                        self.arrivals[key] = arrival
+                        self.arrivals[key] = (arrival, now)
         if len(self.arrivals) > 4096:
-            cutoff = time.monotonic() - ARRIVALS_KEPT_S
-            self.arrivals = {k: t for k, t in self.arrivals.items() if t >= cutoff}
+            cutoff = now - ARRIVALS_KEPT_S
+            self.arrivals = {k: t for k, t in self.arrivals.items() if t[0] >= cutoff}
         if filtered is not None:
             rows_by_ring: dict[int, tuple[SampleRing, list[int]]] = {}
             for i, c in enumerate(filtered.channels):
@@ -288,10 +293,15 @@ class LiveSession(QtCore.QObject):
             mains_uv=pipeline.mains_levels(),
             mains_hz=pipeline.mains_hz(),
             clipped_s={label: r.samples / self.traces[label].fs_hz for label, r in pipeline.clip_reports().items()},
+            states=self._states(pipeline),
             recording=None if rec is None else rec.path,
             recording_bytes=0 if rec is None else rec.size_bytes,
             error=self._status.error,
         )
+
+    def _states(self, pipeline: Pipeline) -> dict[str, str]:
+        channel_states = getattr(pipeline, "channel_states", None)  # a pipeline without rest states shows none
+        return channel_states(self.provisional) if channel_states is not None else {}
 
     def _handle_commands(self, source: Source, block: Block) -> None:
         while not self._commands.empty():
@@ -325,6 +335,24 @@ def lane_key(channel: Channel) -> str:
     """The pipeline's lane of a channel: its label for EMG, ``ACC side-region`` for an accelerometer axis
     (the key of noise floors, channel states and accelerometer events)."""
     return channel.label if channel.modality == "EMG" else f"ACC {channel.side}-{channel.region}"
+
+
+STATE_ORDER = ("rest", "active", "movement", "unusable")
+
+
+def region_states(states: dict[str, str], channels: tuple[Channel, ...] | list[Channel]) -> dict[tuple[str, str], str]:
+    """(side, region) → its state: rest if any lane that counts its twitches (its EMG, else its accelerometer)
+    is at rest, else the first of active, movement, unusable among them."""
+    lanes: dict[tuple[str, str], set[str]] = {}
+    for c in channels:
+        lanes.setdefault((c.side, c.region), set()).add(lane_key(c))
+    out = {}
+    for key, keys in lanes.items():
+        emg = {k for k in keys if not k.startswith("ACC ")}
+        found = [states[k] for k in sorted(emg or keys) if k in states]
+        if found:
+            out[key] = min(found, key=lambda s: STATE_ORDER.index(s) if s in STATE_ORDER else len(STATE_ORDER))
+    return out
 
 
 def link_state(source: Source) -> str:
