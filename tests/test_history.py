@@ -105,6 +105,12 @@ def test_stored_rows_match_the_analysis(nights_dir, tmp_path, capsys):
         chans = h.channels(rec["id"])
         assert [c["label"] for c in chans] == [c["label"] for c in result["recording"]["channels"]]
         assert all(0 < c["rest_s"] <= rec["duration_s"] for c in chans)
+        json_rest = {c["label"]: c.get("rest_s") for c in result["recording"]["channels"]}
+        if all(v is not None for v in json_rest.values()):  # the analysis gives rest per channel: stored as given
+            assert {c["label"]: c["rest_s"] for c in chans} == pytest.approx(json_rest)
+        json_regions = {(r["side"], r["region"]): r.get("rest_s") for r in result["summary"]["regions"]}
+        if all(v is not None for v in json_regions.values()):
+            assert {(r["side"], r["region"]): r["rest_s"] for r in h.regions(rec["id"])} == pytest.approx(json_regions)
     rc, _, err = cli(["analyze", first, "--save", "--db", str(db)], capsys)
     assert rc == 0 and "already in the history" in err
 
@@ -337,12 +343,14 @@ def test_add_goes_on_past_an_unreadable_file(nights_dir, tmp_path, capsys):
 def test_rest_time_comes_from_the_summary_when_it_has_it():
     from fascdetect.history.store import channel_rest_s
 
-    chans = [{"label": "EMG R-ADM", "side": "R"}, {"label": "EMG R-AbH", "side": "R"}]
+    chans = [{"label": "EMG R-ADM", "side": "R", "region": "ADM"}, {"label": "EMG R-AbH", "side": "R", "region": "AbH"}]
     movement = {"movement": {"R": {"count": 1, "total_s": 10.0}}}
     assert channel_rest_s(movement, chans, 100.0) == {"EMG R-ADM": 90.0, "EMG R-AbH": 90.0}
     for summary in ({"channels": [{"label": "EMG R-ADM", "rest_s": 42.0}]},
                     {"channels": {"EMG R-ADM": {"rest_s": 42.0}}}, {"rest_s": {"EMG R-ADM": 42.0}}):
         assert channel_rest_s(summary | movement, chans, 100.0) == {"EMG R-ADM": 42.0, "EMG R-AbH": 90.0}
+    regions = {"regions": [{"side": "R", "region": "AbH", "rest_s": 55.5}]}
+    assert channel_rest_s(regions | movement, chans, 100.0) == {"EMG R-ADM": 90.0, "EMG R-AbH": 55.5}
 
 
 def test_two_adds_at_once_store_each_recording_once(nights_dir, tmp_path):

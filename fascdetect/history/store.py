@@ -492,8 +492,9 @@ def _night_range(since: str | None, until: str | None) -> tuple[str, tuple]:
 
 
 def channel_rest_s(summary: dict[str, Any], channels: Sequence[dict[str, Any]], duration_s: float) -> dict[str, float]:
-    """Seconds at rest per channel: the analysis's own ``rest_s`` where it gives one, else the duration less
-    that foot's movement time (the time in which twitches were counted)."""
+    """Seconds at rest per channel: the analysis's own ``rest_s`` for the channel where it gives one, else its
+    region's (the detector judges rest per region), else the duration less that foot's movement time (the
+    time in which twitches were counted)."""
     found: dict[str, float] = {}
     per_channel = summary.get("channels")
     if isinstance(per_channel, dict):
@@ -509,9 +510,13 @@ def channel_rest_s(summary: dict[str, Any], channels: Sequence[dict[str, Any]], 
     if isinstance(summary.get("rest_s"), dict):
         for label, value in summary["rest_s"].items():
             found.setdefault(label, float(value))
+    by_region = {(r["side"], r["region"]): float(r["rest_s"]) for r in summary.get("regions", [])
+                 if isinstance(r.get("rest_s"), (int, float))}
     movement = summary.get("movement", {})
     for c in channels:
-        if c["label"] not in found:
+        if c["label"] not in found and (c["side"], c.get("region")) in by_region:
+            found[c["label"]] = by_region[(c["side"], c["region"])]
+        elif c["label"] not in found:
             moving = float(movement.get(c["side"], {}).get("total_s", 0.0))
             found[c["label"]] = max(float(duration_s) - moving, 0.0)
     return found
