@@ -234,6 +234,26 @@ def test_a_corrupt_file_is_a_failed_row_with_its_reason(first_run):
     assert all(e["recording_id"] != row["recording_id"] for e in read(out, "events.parquet"))
 
 
+def test_truncated_files_keep_what_analyze_recovers_or_fail_with_the_reason(cohort, cluster, tmp_path):
+    data = (cohort / "night1.edf").read_bytes()
+    cut = tmp_path / "cut-in-data.edf"
+    cut.write_bytes(data[:len(data) // 2])
+    head = tmp_path / "cut-in-header.edf"
+    head.write_bytes(data[:700])
+    code, text = cli("batch", str(cut), str(head), "--out", str(tmp_path / "out"), "--scheduler", cluster.address,
+                     "--no-progress", "--json")
+    assert code == 1
+    rows = {Path(r["path"]).name: r for r in read(tmp_path / "out", "recordings.parquet")}
+    _, expected = cli("analyze", str(cut), "--json", "--workers", "1")
+    # Cut in the data: the complete records are analysed, as analyze does, and the row says what happened.
+    assert rows["cut-in-data.edf"]["status"] == "done"
+    assert rows["cut-in-data.edf"]["duration_s"] == json.loads(expected)["recording"]["duration_s"]
+    assert any("recovered" in w for w in rows["cut-in-data.edf"]["warnings"])
+    # Cut in the header: nothing to analyse.
+    assert rows["cut-in-header.edf"]["status"] == "failed"
+    assert "truncated header" in rows["cut-in-header.edf"]["error"]
+
+
 def test_a_rerun_processes_nothing_already_done(first_run, cohort, cluster):
     out, _, _ = first_run
     parts = sorted((out / "parts").rglob("*.*"))
