@@ -124,3 +124,12 @@ def test_rolling_median_stays_within_its_window(values, window):
     for i, m in enumerate(out):
         chunk = values[max(0, i - window + 1): i + 1]
         assert min(chunk) <= m <= max(chunk)
+
+
+@given(st.lists(st.tuples(st.floats(0, 1000), st.floats(0, 100)), max_size=20))
+def test_union_of_spans_is_at_most_their_sum_and_at_least_the_longest(raw):
+    spans = [(a, a + d) for a, d in raw]
+    u = N.union_s(spans)
+    assert u <= sum(d for _, d in raw) + 1e-6
+    assert u >= max((d for _, d in raw), default=0.0) - 1e-6
+    assert N.union_s([(0, 10), (5, 15), (20, 30)]) == 25

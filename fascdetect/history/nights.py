@@ -78,6 +78,9 @@ class Night:
     cramp_total_s: float = 0.0
     cramp_longest_s: float = 0.0
     movement_s: dict[str, float] = field(default_factory=dict)
+    activity_s: float = 0.0
+    """Voluntary or tonic activity (``activity`` events), merged over channels and feet: twitches are not
+    counted there either."""
     tags: list[tuple[str, str]] = field(default_factory=list)
     symptoms: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -180,10 +183,15 @@ def load_period(history: Any, since: str | None = None, until: str | None = None
             rn.cramps += r["cramps"]
         for m in history.movement(rec["id"]):
             n.movement_s[m["side"]] = n.movement_s.get(m["side"], 0.0) + m["total_s"]
-        for e in history.events(rec["id"], ("cramp",)):
+        spans = []
+        for e in history.events(rec["id"], ("cramp", "activity")):
+            if e["kind"] == "activity":
+                spans.append((e["onset_s"], e["onset_s"] + e["duration_s"]))
+                continue
             n.cramps += 1
             n.cramp_total_s += e["duration_s"]
             n.cramp_longest_s = max(n.cramp_longest_s, e["duration_s"])
+        n.activity_s += union_s(spans)
     diary_only: dict[str, Night] = {}
     for e in diary:
         n = nights.get(e["night"]) or diary_only.setdefault(e["night"], Night(e["night"]))
@@ -219,6 +227,17 @@ def _detail(history: Any, night: Night, recordings: list[dict[str, Any]]) -> Nig
 
 
 # --- statistics
+
+def union_s(spans: Sequence[tuple[float, float]]) -> float:
+    """Seconds covered by the union of (start, end) spans."""
+    total, end = 0.0, float("-inf")
+    for a, b in sorted(spans):
+        if b <= end:
+            continue
+        total += b - max(a, end)
+        end = b
+    return total
+
 
 def rolling_median(values: Sequence[float], window: int = ROLLING_NIGHTS, min_count: int = 3) -> list[float | None]:
     """Trailing median over the last ``window`` values (None until ``min_count`` are there)."""

@@ -188,9 +188,11 @@ def _cramps_movement_section(period: N.Period) -> str:
                                        "Cramp time per night (s)", "s") + "</div>")
     sides = sorted({s for n in period.nights for s in n.movement_s})
     colours = {"L": "#5d6d7e", "R": "#45b39d"}
-    out.append("<div>" + svg.bar_chart(dates, [(f"{SIDE_NAMES[s]} foot", colours[s],
-                                                [n.movement_s.get(s, 0.0) / 60 for n in period.nights]) for s in sides],
-                                       "Movement per night (min)", "min") + "</div>")
+    series = [(f"{SIDE_NAMES[s]} foot", colours[s], [n.movement_s.get(s, 0.0) / 60 for n in period.nights])
+              for s in sides]
+    if any(n.activity_s for n in period.nights):
+        series.append(("voluntary activity", "#d4ac0d", [n.activity_s / 60 for n in period.nights]))
+    out.append("<div>" + svg.bar_chart(dates, series, "Movement per night (min)", "min") + "</div>")
     out.append("<div>" + svg.bar_chart(dates, [("usable", "#2e86c1", [n.usable_s / 3600 for n in period.nights])],
                                        "Usable hours per night", "h",
                                        outline=[n.recorded_s / 3600 for n in period.nights],
@@ -203,7 +205,8 @@ def _cramps_movement_section(period: N.Period) -> str:
     else:
         out.append("<p>No cramps were detected.</p>")
     out.append('<p class="small">Usable hours: time at rest with a usable signal, in which twitches were counted '
-               "(the median over the EMG channels). Twitches are not counted while a foot moves.</p></section>")
+               "(the median over the EMG channels). Twitches are not counted while a foot moves, nor during "
+               "voluntary activity of a muscle (tensing, walking), shown with the movement.</p></section>")
     return "".join(out)
 
 
