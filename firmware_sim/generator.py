@@ -562,7 +562,7 @@ class Generator:
             onset = t if i == 0 else t + rng.uniform(0.0, 0.2)
             dur = max(lo, duration_s * (1.0 if i == 0 else rng.uniform(0.7, 1.0)))
             n_units = int(rng.integers(int(sc.activity_units[0]), int(sc.activity_units[1]) + 1))
-            amps = np.sort([float(np.clip(sc.activity_unit_median_uv * math.exp(0.5 * rng.standard_normal()), 10.0, 300.0))
+            amps = np.sort([float(np.clip(sc.activity_unit_median_uv * math.exp(0.5 * rng.standard_normal()), 5.0, 300.0))
                             for _ in range(n_units)])
             units = [self._make_unit(rng, side, region, a) for a in amps]  # smallest first (size principle)
             profile = phys.force_profile(rng, dur)

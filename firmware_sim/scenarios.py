@@ -213,11 +213,12 @@ class Scenario:
     """Log-uniform range of an episode's duration."""
     activity_regions: tuple[str, ...] = ()
     """Muscles that may be active (default: every EMG region of the montage)."""
-    activity_units: tuple[float, float] = (2.0, 10.0)
+    activity_units: tuple[float, float] = (2.0, 6.0)
     """Range of the number of units a muscle recruits in an episode."""
-    activity_unit_median_uv: float = 30.0
-    """Median peak of those units' surface potentials (lognormal, σ 0.5, kept in 10–300 µV)."""
-    activity_background_x_noise: tuple[float, float] = (0.5, 2.0)
+    activity_unit_median_uv: float = 10.0
+    """Median peak of those units' surface potentials (lognormal, σ 0.5, kept in 5–300 µV): at the
+    presets' 2.5 µV noise, episodes look like the weak activity in BioSPPy emg.txt (docs/simulator.md)."""
+    activity_background_x_noise: tuple[float, float] = (0.3, 1.2)
     """Raised background (many small far units) at full force, RMS in multiples of the channel's noise."""
     activity_co_contraction_probability: float = 0.3
     """Chance that one or two more muscles of the foot join an episode."""
