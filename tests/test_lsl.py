@@ -292,3 +292,53 @@ def test_a_stream_without_channel_labels_is_mapped_by_channel_number(tmp_path: P
     finally:
         source.close()
         del outlet
+
+
+def test_an_emg_and_an_accelerometer_stream_are_recorded_together_from_the_emg_streams_first_sample(
+        tmp_path: Path) -> None:
+    """``also=`` adds a second stream at its own rate; its samples before the EMG's first are dropped, its
+    losses are gaps, and sample 0 of both rate groups is the same moment."""
+    gen = Generator("post-exercise", 0, duration_s=6.0, montage=SimMontage(emg_regions=("FDB",), acc_regions=("FDB",)))
+    parts: dict[float, list[np.ndarray]] = {}
+    for block in gen.blocks(1.0):
+        parts.setdefault(block.fs_hz, []).append(block.data)
+    emg, acc = (np.ascontiguousarray(np.concatenate(parts[fs], axis=1).T) for fs in (2000.0, 400.0))
+    labels = {fs: [c.label for c in gen.channels if c.fs_hz == fs] for fs in (2000.0, 400.0)}
+    t0 = pylsl.local_clock()
+    outlets = {}
+    for fs, kind in ((2000.0, "EMG"), (400.0, "ACC")):
+        info = pylsl.StreamInfo(name(), kind, len(labels[fs]), fs, "float32", name())
+        info.set_channel_labels(labels[fs])
+        info.set_channel_units(["microvolts" if kind == "EMG" else "mg"] * len(labels[fs]))
+        outlets[fs] = pylsl.StreamOutlet(info, 0, 360)
+
+    def send() -> None:
+        for outlet in outlets.values():
+            assert outlet.wait_for_consumers(20.0)
+        # the accelerometer stream ran 0.25 s before the EMG stream's first sample (100 samples, dropped)
+        early = np.zeros((100, acc.shape[1]), np.float32)
+        outlets[400.0].push_chunk(early, t0 - 1 / 400.0)
+        for lo in range(0, 6 * 400, 40):
+            if lo != 800:  # one lost 40-sample accelerometer chunk: 2.0-2.1 s
+                outlets[400.0].push_chunk(acc[lo:lo + 40], t0 + (lo + 39) / 400.0)
+            for e in range(lo * 5, lo * 5 + 200, 100):
+                outlets[2000.0].push_chunk(emg[e:e + 100], t0 + (e + 99) / 2000.0)
+
+    emg_name, acc_name = (outlets[fs].get_info().name() for fs in (2000.0, 400.0))
+    thread = in_thread(send)
+    path = tmp_path / "two.bdf"
+    assert main(["record", "--source", f"lsl:{emg_name}?also={acc_name}", "--out", str(path), "--bdf",
+                 "--duration", "5s", "--no-detect", "--status-every", "0"]) == 0
+    thread.join(10)
+    with EdfSource(path) as back:
+        assert [c.label for c in back.channels] == labels[2000.0] + labels[400.0]
+        got: dict[float, list[np.ndarray]] = {}
+        for block in back.blocks(5.0):
+            got.setdefault(block.fs_hz, []).append(block.data)
+        gaps = [(o, d) for o, d, t in back.annotations() if "gap" in t.lower()]
+    got_emg, got_acc = (np.concatenate(got[fs], axis=1) for fs in (2000.0, 400.0))
+    np.testing.assert_allclose(got_emg, emg[:10_000].T, atol=BDF_STEP_UV)
+    expected_acc = acc[:2000].T.copy()
+    expected_acc[:, 800:840] = 0
+    np.testing.assert_allclose(got_acc, expected_acc, atol=16_000 / 2**24 * 2)
+    assert gaps == [(pytest.approx(2.0), pytest.approx(0.1))]

@@ -4,7 +4,9 @@
 ``EMG``, ``EXG`` or ``ACC``), reads its channel labels, units and types from
 the stream's XML description (``desc/channels/channel``) and maps them like
 a file's: the label convention or a montage, unmapped channels listed in
-``skipped`` with the reason. LSL gives every sample a timestamp; those are
+``skipped`` with the reason (``?also=OTHER`` adds a further stream of the
+same device at another rate, such as its accelerometer stream, with sample 0
+at the first stream's first sample). LSL gives every sample a timestamp; those are
 turned into contiguous sample indices at the stream's nominal rate
 (``timeline.TimestampClock``), so samples the network or the sender dropped
 become zero-filled samples marked in ``Block.gap``, exactly as lost BLE
@@ -60,6 +62,8 @@ class LslOptions:
     """Take only a stream sent from this computer [host]."""
     give_up_after_s: float | None = None
     """After the stream disappears, stop (DeviceError) if it is not back within this long; None: keep trying all night [give_up]."""
+    also: tuple[str, ...] = ()
+    """Further streams of the same device, each at its own rate (an accelerometer stream) [also, repeatable]."""
     gap_tolerance_s: float = 0.005
     """A sample later than expected by more than this (or 5× the timestamp jitter seen) marks lost samples [gap_ms, in ms]."""
     block_s: float = 0.1
@@ -81,8 +85,12 @@ class LslOptions:
                 values["give_up_after_s"] = None if value.lower() in ("never", "none") else _positive(key, value)
             elif key == "gap_ms":
                 values["gap_tolerance_s"] = _positive(key, value) / 1000
+            elif key == "also":
+                if not value.strip():
+                    raise InputError("lsl: also= needs a stream name or type")
+                values["also"] = (*values.get("also", ()), value.strip())
             else:
-                raise InputError(f"lsl: unknown key {key!r} (known: timeout, source_id, host, give_up, gap_ms)")
+                raise InputError(f"lsl: unknown key {key!r} (known: timeout, source_id, host, give_up, gap_ms, also)")
         return cls(**values)
 
 
@@ -172,133 +180,88 @@ def map_lsl_channel(label: str, unit: str, kind: str, fs_hz: float, montage: Mon
     return mapped
 
 
-class LslSource:
-    """A Source reading one LSL stream live. ``LslSource(target)`` resolves and connects before it returns."""
+class LslStream:
+    """One LSL inlet: its channels, its clock and the samples placed so far (``LslSource`` runs one or more)."""
 
-    duration_s: float | None = None
-
-    def __init__(self, target: str | None = None, options: LslOptions | None = None,
-                 montage: Montage = NO_MONTAGE) -> None:
-        """``target`` is a stream name or type (None: the one stream of type EMG, EXG or ACC).
-
-        Raises DeviceError when no stream (or more than one) matches within the
-        time-out, InputError for a stream fascdetect cannot use (irregular
-        rate, strings, no mappable channel).
-        """
-        import pylsl
-
-        self._lsl = pylsl
+    def __init__(self, lsl, target: str | None, options: LslOptions, montage: Montage, *, primary: bool) -> None:
+        self._lsl = lsl
         self.target = target
-        self.options = options or LslOptions()
-        self.montage = montage
-        self.stats = LslStats()
-        self.outages = self.stats.outages
-        self._closed = False
-        info = self._resolve(self.options.resolve_timeout_s)
+        self.options = options if primary else replace(options, source_id=None, hostname=options.hostname)
+        info = self._resolve(options.resolve_timeout_s)
         if info is None:
             what = f"named or of type {target!r}" if target else f"of type {' or '.join(DEFAULT_TYPES)}"
-            raise DeviceError(f"no LSL stream {what} found within {self.options.resolve_timeout_s:g} s "
+            raise DeviceError(f"no LSL stream {what} found within {options.resolve_timeout_s:g} s "
                               "(is the sending program running, and on this network?)")
-        self._inlet, info = self._connect(info)
+        self.inlet, info = self._connect(info)
         self.info = info
         self.layout = _layout(info)
+        self.name = self.layout.name
         self.fs_hz = self.layout.fs_hz
         results = [(i, label or unlabelled(i), map_lsl_channel(label, unit, kind, self.fs_hz, montage, i))
                    for i, (label, unit, kind) in enumerate(describe_channels(info))]
-        mapped, self.skipped = split_mapped(results, f"LSL stream {info.name()!r}")
-        log_skipped(f"LSL stream {info.name()!r}", self.skipped)
+        mapped, self.skipped = split_mapped(results, f"LSL stream {self.name!r}")
+        log_skipped(f"LSL stream {self.name!r}", self.skipped)
         self._columns = np.array([i for i, _ in mapped])
         self._scales = np.array([m.scale for _, m in mapped], np.float64)[:, None]
         self._offsets = np.array([m.offset for _, m in mapped], np.float64)[:, None]
         """Raw-count streams (no unit, a montage calibration): value = (count - offset) × scale."""
         self.channels: tuple[Channel, ...] = tuple(m.channel for _, m in mapped)
-        self.clock = TimestampClock(self.fs_hz, self.options.gap_tolerance_s)
-        self._samples = ContiguousSamples(len(self.channels))
-        self._block_n = max(1, round(self.options.block_s * self.fs_hz))
-        self.correction_s = self._time_correction(timeout_s=2.0) or 0.0
-        self._corrected_at = time.monotonic()
-        self.start: datetime = datetime.now()
-        self._started = False
-        log.info("LSL stream %r (%s) from %s: %d channels at %g Hz, %d used", info.name(), info.type(),
+        self.clock = TimestampClock(self.fs_hz, options.gap_tolerance_s)
+        self.samples = ContiguousSamples(len(self.channels))
+        self.block_n = max(1, round(options.block_s * self.fs_hz))
+        self.correction_s = self.time_correction(timeout_s=2.0) or 0.0
+        self.corrected_at = time.monotonic()
+        self.first_s: float | None = None
+        """This computer's LSL time of this stream's sample 0 (its first sample, or the primary stream's)."""
+        log.info("LSL stream %r (%s) from %s: %d channels at %g Hz, %d used", self.name, info.type(),
                  info.hostname(), info.channel_count(), self.fs_hz, len(self.channels))
 
-    # ------------------------------------------------------------- clock
-    def source_time_s(self, seconds: float) -> float | None:
-        """The stream's own LSL timestamp of the sample at ``seconds`` since recording start."""
-        return self.clock.timestamp_s(seconds * self.fs_hz)
-
-    def lsl_time_s(self, seconds: float) -> float | None:
-        """This computer's LSL clock (``pylsl.local_clock``) at ``seconds`` since recording start.
-
-        The stream's timestamps plus ``time_correction()``: what a marker
-        stamped here must carry to line up with the stream in LabRecorder.
-        """
-        t = self.source_time_s(seconds)
-        return None if t is None else t + self.correction_s
-
-    def _time_correction(self, timeout_s: float) -> float | None:
+    def time_correction(self, timeout_s: float) -> float | None:
         try:
-            return float(self._inlet.time_correction(timeout=timeout_s))
+            return float(self.inlet.time_correction(timeout=timeout_s))
         except (self._lsl.util.TimeoutError, self._lsl.util.LostError) as exc:
-            log.info("LSL time correction not available yet: %s", exc)
+            log.info("LSL time correction for %r not available yet: %s", self.target, exc)
             return None
 
-    # ------------------------------------------------------------- stream
-    def blocks(self) -> Iterator[Block]:
-        """Blocks of about ``block_s`` until close(); after a give-up, the samples held, then DeviceError."""
-        emitted_at = time.monotonic()
-        while not self._closed:
-            try:
-                self._pull()
-            except self._lsl.util.LostError:
-                yield from self._emit()
-                try:
-                    self._reconnect()
-                except DeviceError:
-                    yield from self._emit(final=True)
-                    raise
-                continue
-            now = time.monotonic()
-            held = self._samples.held
-            if held >= self._block_n or (held and now - emitted_at >= self.options.block_s):
-                yield from self._emit()
-                emitted_at = now
-            if now - self._corrected_at >= TIME_CORRECTION_EVERY_S:
-                self.correction_s = self._time_correction(timeout_s=0.01) or self.correction_s
-                self._corrected_at = now
-        yield from self._emit(final=True)
+    def align(self, first_local_s: float) -> None:
+        """Make sample 0 the sample taken at ``first_local_s`` (this computer's LSL clock): a stream that
+        started later begins with a marked gap, one that started earlier drops what came before."""
+        self.first_s = first_local_s
+        self.clock.offset_s = first_local_s - self.correction_s
 
-    def _pull(self) -> int:
-        data, stamps = self._inlet.pull_chunk(timeout=self.options.block_s, max_samples=max(self._block_n, 1024),
-                                              min_samples=1, as_numpy=True)
+    def pull(self, timeout_s: float, stats: "LslStats") -> int:
+        """Samples waiting on the inlet (up to ``timeout_s`` for the first), placed; LostError if the stream is gone."""
+        data, stamps = self.inlet.pull_chunk(timeout=timeout_s, max_samples=max(self.block_n, 1024), min_samples=1,
+                                             as_numpy=True)
         n = len(stamps)
         if not n:
             return 0
-        if not self._started:
-            self._started = True
-            age_s = self._lsl.local_clock() - (float(stamps[0]) + self.correction_s)
-            self.start = datetime.now() - timedelta(seconds=max(0.0, age_s))
+        stamps = np.asarray(stamps, np.float64)
+        if self.first_s is None:
+            self.align(float(stamps[0]) + self.correction_s)
+        assert self.clock.offset_s is not None
+        keep = stamps >= self.clock.offset_s - 0.5 / self.fs_hz if self.clock.next == 0 else slice(None)
         values = ((np.asarray(data, np.float64)[:, self._columns].T - self._offsets) * self._scales).astype(np.float32)
         lost_before = self.clock.lost
-        for index, part in self.clock.push(stamps, values):
-            self._samples.add(index, part)
-        self.stats.chunks += 1
-        self.stats.samples += n
-        self.stats.lost_samples += self.clock.lost - lost_before
-        self.stats.repeated_samples = self._samples.duplicates
+        for index, part in self.clock.push(stamps[keep], values[:, keep]):
+            self.samples.add(index, part)
+        stats.chunks += 1
+        stats.samples += n
+        stats.lost_samples += self.clock.lost - lost_before
         return n
 
-    def _emit(self, final: bool = False) -> Iterator[Block]:
+    def take(self, stats: "LslStats", final: bool = False) -> Block | None:
         """The samples placed so far as one Block; ``final`` also places those held for a gap decision."""
         if final:
             lost_before = self.clock.lost
             for index, part in self.clock.flush():
-                self._samples.add(index, part)
-            self.stats.lost_samples += self.clock.lost - lost_before
-        taken = self._samples.take()
-        if taken is not None:
-            start, data, gap = taken
-            yield Block(self.channels, self.fs_hz, start, data, gap)
+                self.samples.add(index, part)
+            stats.lost_samples += self.clock.lost - lost_before
+        taken = self.samples.take()
+        if taken is None:
+            return None
+        start, data, gap = taken
+        return Block(self.channels, self.fs_hz, start, data, gap)
 
     # ----------------------------------------------------------- the link
     def _resolve(self, timeout_s: float):
@@ -332,32 +295,137 @@ class LslSource:
             raise DeviceError(f"LSL stream {info.name()!r} found but could not be opened: {exc}") from None
         return inlet, full
 
-    def _reconnect(self) -> None:
-        """Resolve the stream again after it was lost, until it is back, the source is closed, or give-up."""
+    def reconnect(self, outages: list[Outage], closed) -> None:
+        """Resolve the stream again after it was lost, until it is back, ``closed()``, or give-up (DeviceError)."""
         outage = Outage(datetime.now())
-        self.outages.append(outage)
+        outages.append(outage)
         t0 = time.monotonic()
         log.warning("LSL stream %r lost at %.1f s of signal; waiting for it to come back",
-                    self.layout.name, self.clock.next / self.fs_hz)
-        self._inlet = None
+                    self.name, self.clock.next / self.fs_hz)
+        self.inlet = None
         give_up = self.options.give_up_after_s
-        while not self._closed:
+        while not closed():
             outage.attempts += 1
             info = self._resolve(0.5)
             if info is not None:
                 inlet, full = self._connect(info)
                 if _layout(full) != self.layout:
-                    raise DeviceError(f"LSL stream {self.layout.name!r} came back with different channels or rate; "
+                    raise DeviceError(f"LSL stream {self.name!r} came back with different channels or rate; "
                                       "start a new recording")
-                self._inlet = inlet
-                self.correction_s = self._time_correction(timeout_s=2.0) or self.correction_s
+                self.inlet = inlet
+                self.correction_s = self.time_correction(timeout_s=2.0) or self.correction_s
                 outage.duration_s = time.monotonic() - t0
-                log.warning("LSL stream %r back after %.1f s", self.layout.name, outage.duration_s)
+                log.warning("LSL stream %r back after %.1f s", self.name, outage.duration_s)
                 return
             if give_up is not None and time.monotonic() - t0 > give_up:
-                raise DeviceError(f"LSL stream {self.layout.name!r} disappeared at {self.clock.next / self.fs_hz:.1f} s "
+                raise DeviceError(f"LSL stream {self.name!r} disappeared at {self.clock.next / self.fs_hz:.1f} s "
                                   f"of signal and was not back within {give_up:g} s; everything received until then "
                                   "was kept")
+
+
+class LslSource:
+    """A Source reading LSL streams live. ``LslSource(target)`` resolves and connects before it returns.
+
+    ``also`` names further streams of the same device at other rates (an EMG
+    stream and its accelerometer stream): each is a rate group of its own,
+    all with sample 0 at the primary stream's first sample.
+    """
+
+    duration_s: float | None = None
+
+    def __init__(self, target: str | None = None, options: LslOptions | None = None,
+                 montage: Montage = NO_MONTAGE) -> None:
+        """``target`` is a stream name or type (None: the one stream of type EMG, EXG or ACC).
+
+        Raises DeviceError when no stream (or more than one) matches within the
+        time-out, InputError for a stream fascdetect cannot use (irregular
+        rate, strings, no mappable channel, two streams at one rate).
+        """
+        import pylsl
+
+        self._lsl = pylsl
+        self.options = options or LslOptions()
+        self.stats = LslStats()
+        self.outages = self.stats.outages
+        self._closed = False
+        self.streams = [LslStream(pylsl, target, self.options, montage, primary=True)]
+        for other in self.options.also:
+            self.streams.append(LslStream(pylsl, other, self.options, montage, primary=False))
+        rates = [s.fs_hz for s in self.streams]
+        if len(set(rates)) != len(rates):
+            raise InputError("lsl: the streams given with also= must each have their own rate "
+                             f"({', '.join(f'{s.name!r} {s.fs_hz:g} Hz' for s in self.streams)})")
+        self.primary = self.streams[0]
+        self.fs_hz = self.primary.fs_hz
+        self.info = self.primary.info
+        self.channels: tuple[Channel, ...] = tuple(c for s in self.streams for c in s.channels)
+        self.skipped: tuple[tuple[str, str], ...] = tuple(x for s in self.streams for x in s.skipped)
+        self.start: datetime = datetime.now()
+
+    @property
+    def clock(self) -> TimestampClock:
+        return self.primary.clock
+
+    @property
+    def correction_s(self) -> float:
+        return self.primary.correction_s
+
+    # ------------------------------------------------------------- clock
+    def source_time_s(self, seconds: float) -> float | None:
+        """The primary stream's own LSL timestamp of the sample at ``seconds`` since recording start."""
+        return self.primary.clock.timestamp_s(seconds * self.fs_hz)
+
+    def lsl_time_s(self, seconds: float) -> float | None:
+        """This computer's LSL clock (``pylsl.local_clock``) at ``seconds`` since recording start.
+
+        The stream's timestamps plus ``time_correction()``: what a marker
+        stamped here must carry to line up with the stream in LabRecorder.
+        """
+        t = self.source_time_s(seconds)
+        return None if t is None else t + self.primary.correction_s
+
+    # ------------------------------------------------------------- stream
+    def blocks(self) -> Iterator[Block]:
+        """Blocks of about ``block_s`` per stream until close(); after a give-up, the samples held, then DeviceError."""
+        emitted_at = time.monotonic()
+        wait_s = self.options.block_s / len(self.streams)
+        while not self._closed:
+            for stream in self.streams:
+                if stream is not self.primary and self.primary.first_s is None:
+                    continue  # sample 0 is the primary stream's first sample; the others wait in their inlets
+                if stream is not self.primary and stream.first_s is None:
+                    stream.align(self.primary.first_s)
+                try:
+                    started = self.primary.first_s is not None
+                    stream.pull(wait_s, self.stats)
+                    if not started and self.primary.first_s is not None:
+                        age_s = self._lsl.local_clock() - self.primary.first_s
+                        self.start = datetime.now() - timedelta(seconds=max(0.0, age_s))
+                except self._lsl.util.LostError:
+                    yield from self._take(stream)
+                    try:
+                        stream.reconnect(self.outages, lambda: self._closed)
+                    except DeviceError:
+                        for s in self.streams:
+                            yield from self._take(s, final=True)
+                        raise
+            now = time.monotonic()
+            if now - emitted_at >= self.options.block_s or any(s.samples.held >= s.block_n for s in self.streams):
+                for stream in self.streams:
+                    yield from self._take(stream)
+                emitted_at = now
+            for stream in self.streams:
+                if now - stream.corrected_at >= TIME_CORRECTION_EVERY_S:
+                    stream.correction_s = stream.time_correction(timeout_s=0.01) or stream.correction_s
+                    stream.corrected_at = now
+        for stream in self.streams:
+            yield from self._take(stream, final=True)
+
+    def _take(self, stream: LslStream, final: bool = False) -> Iterator[Block]:
+        block = stream.take(self.stats, final)
+        self.stats.repeated_samples = sum(s.samples.duplicates for s in self.streams)
+        if block is not None:
+            yield block
 
     def close(self) -> None:
         """End ``blocks()`` after the samples held (safe from any thread, more than once)."""

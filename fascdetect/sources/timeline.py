@@ -50,7 +50,8 @@ class TimestampClock:
     SMOOTHING = 0.05
     """Weight of each accepted stretch's lateness in the running expected time."""
     CONFIRM_STRETCHES = 4
-    """A late stretch is judged once this many stretches (pushes) and ``confirm_s`` have followed it."""
+    """A late stretch is judged once ``confirm_s`` and this many stretches (pushes) have followed it, or this
+    many times ``confirm_s`` (a sender that pushes rarely, or a backlog pulled at once)."""
 
     def __init__(self, fs_hz: float, tolerance_s: float = 0.005, confirm_s: float = 0.5) -> None:
         self.fs_hz = fs_hz
@@ -105,7 +106,9 @@ class TimestampClock:
                 continue
             if lates[0] > self.tolerance_s:
                 span_s = float(self._pending[-1][0][-1] - self._pending[0][0][0])
-                if not final and (span_s < self.confirm_s or len(self._pending) < self.CONFIRM_STRETCHES):
+                enough = span_s >= self.confirm_s and (len(self._pending) >= self.CONFIRM_STRETCHES
+                                                       or span_s >= self.CONFIRM_STRETCHES * self.confirm_s)
+                if not final and not enough:
                     break  # wait: a loss if what follows stays late, jitter if it comes back on time
                 missing = round(min(lates) * self.fs_hz)
                 if min(lates) > self.tolerance_s and missing > 0:
