@@ -9,6 +9,9 @@ the event markers ``--lsl-events`` publishes.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -30,6 +33,7 @@ from fascdetect.sources.spec import SourceSpec, open_source, parse_source_spec
 from firmware_sim.generator import Generator
 from firmware_sim.scenarios import SimMontage
 
+ROOT = Path(__file__).resolve().parents[1]
 FS_HZ = 2000.0
 CHUNK = 100
 LABELS = ["EMG L-FDB", "EMG L-ADM", "EMG R-FDB", "EMG R-ADM"]
@@ -342,3 +346,42 @@ def test_an_emg_and_an_accelerometer_stream_are_recorded_together_from_the_emg_s
     expected_acc[:, 800:840] = 0
     np.testing.assert_allclose(got_acc, expected_acc, atol=16_000 / 2**24 * 2)
     assert gaps == [(pytest.approx(2.0), pytest.approx(0.1))]
+
+
+def test_monitor_publishes_the_pipelines_final_events_as_markers() -> None:
+    """``monitor --lsl-events`` (offscreen, on the simulator at 4x): an inlet here receives every final event."""
+    marker_name = name()
+    received: list[tuple[dict, float]] = []
+    child = subprocess.Popen([sys.executable, "-m", "fascdetect", "monitor", "--source", "sim:post-exercise@4",
+                              "--duration", "8s", "--lsl-events", marker_name], cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    try:
+        found = pylsl.resolve_byprop("name", marker_name, 1, 60.0)
+        assert found, "the monitor's marker stream appears"
+        assert found[0].type() == "Markers" and found[0].channel_format() == pylsl.cf_string
+        inlet = pylsl.StreamInlet(found[0], recover=False)
+        inlet.open_stream(10.0)
+        while child.poll() is None:
+            try:
+                sample, stamp = inlet.pull_sample(timeout=0.2)
+            except pylsl.util.LostError:
+                break
+            if sample is not None:
+                received.append((json.loads(sample[0]), stamp))
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    assert len(received) >= 5, f"the post-exercise scenario twitches within ~30 s of signal: {out}"
+    gen = Generator("post-exercise", 0, duration_s=60.0)
+    expected = [e for e in run_all(gen.blocks(1.0), gen.channels)]
+    # the monitor flushes its pipeline when it closes: events near that end may differ from a longer run
+    settled_s = max(m["onset"] for m, _ in received) - 3.0
+    got = sorted((m["onset"], m["kind"], m["channel"]) for m, _ in received if m["onset"] < settled_s)
+    assert got == sorted((round(e.onset_s, 6), e.kind, e.channel) for e in expected if e.onset_s < settled_s)
+    origins = [m["lsl_time"] - m["onset"] for m, _ in received]
+    assert max(origins) - min(origins) < 1e-4, "every marker on one clock: sample 0 when the source opened"
+    for marker, stamp in received:
+        assert stamp == pytest.approx(marker["lsl_time"], abs=1e-3)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fascdetect.commands._lsl_events import add_lsl_events_argument, open_event_outlet
 from fascdetect.errors import InputError
 from fascdetect.sources.spec import SPEC_FORMS, parse_source_spec
 
@@ -29,15 +30,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     f"timeline, running the same detector as analyze. Sources: {SPEC_FORMS}. "
                     "Without --source it starts on the simulated wearable.")
     p.add_argument("--source", default=DEFAULT_SOURCE, metavar="SRC",
-                   help="sim[:SCENARIO][@SPEED], sim-ble[:SCENARIO], ble[:NAME_OR_ADDRESS] or replay:PATH[@SPEED] "
-                        "(default: sim)")
-    p.add_argument("--montage", metavar="FILE.toml", help="map labels of a replayed recording")
+                   help="sim[:SCENARIO][@SPEED], sim-ble[:SCENARIO], ble[:NAME_OR_ADDRESS], replay:PATH[@SPEED], "
+                        "lsl[:NAME_OR_TYPE][?key=value] or brainflow:BOARD[?param=value] (default: sim)")
+    p.add_argument("--montage", metavar="FILE.toml",
+                   help="map labels of a replayed recording, an LSL stream or a BrainFlow board's channels")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a detector setting (see analyze --show-config); repeatable")
     p.add_argument("--window", type=float, default=10.0, metavar="S", help="trace window in seconds (default 10)")
     p.add_argument("--screenshot", metavar="FILE.png", help="run headless, save the window as PNG and exit")
     p.add_argument("--duration", metavar="D", help="run this long, e.g. 20s, then close and print the frame rate, CPU "
                    f"use and twitch-to-screen latency (with --screenshot: default {DEFAULT_SCREENSHOT_S:g}s)")
+    add_lsl_events_argument(p)
     return p
 
 
@@ -58,14 +61,26 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--window must be between 1 and 30 seconds, not {args.window:g}")
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
     duration_s = parse_duration(args.duration) if args.duration else (DEFAULT_SCREENSHOT_S if args.screenshot else None)
+    outlet = open_event_outlet(args.lsl_events)
+
+    def open_spec(spec: str):
+        source = open_cli_source(spec, montage)
+        if outlet is None:
+            return source
+        from fascdetect.io.lsl_markers import PublishingSource
+
+        return PublishingSource(source, outlet, config)
+
     bluez = _start_simulated_radio(scenario.strip() or "rest") if simulated_radio else None
     try:
-        return run_monitor("ble" if bluez else args.source, lambda spec: open_cli_source(spec, montage),
+        return run_monitor("ble" if bluez else args.source, open_spec,
                            tuple(SCENARIOS), config, args.window, Path(args.screenshot) if args.screenshot else None,
                            duration_s)
     finally:
         if bluez is not None:
             bluez.stop()
+        if outlet is not None:
+            outlet.close()
 
 
 def _start_simulated_radio(scenario: str):

@@ -81,3 +81,41 @@ class EventOutlet:
         """Withdraw the stream (LSL tools see it disappear)."""
         self._outlet = None
         log.info("LSL marker stream %r closed after %d events", self.name, self.published)
+
+
+class PublishingSource:
+    """A Source that passes ``source``'s blocks through unchanged and publishes the events a Pipeline with
+    ``config`` finds in them on ``outlet``.
+
+    For consumers that run their own pipeline out of reach (the monitor's
+    window): the detector is deterministic, so these are exactly the final
+    events the consumer's pipeline makes from the same blocks, for well under
+    1 % of a core. Attributes the consumer asks of a live source (``outages``,
+    ``battery_pct``) are those of ``source``.
+    """
+
+    def __init__(self, source, outlet: EventOutlet, config=None) -> None:
+        from fascdetect.pipeline import Pipeline
+
+        self.source = source
+        self.outlet = outlet
+        self.channels = source.channels
+        self.start = source.start
+        self.duration_s = source.duration_s
+        self.skipped = source.skipped
+        self._pipeline = Pipeline(source.channels, config)
+        outlet.bind(source)
+
+    def __getattr__(self, name: str):
+        return getattr(self.source, name)
+
+    def blocks(self):
+        try:
+            for block in self.source.blocks():
+                self.outlet.publish(self._pipeline.feed(block).events)
+                yield block
+        finally:
+            self.outlet.publish(self._pipeline.flush())
+
+    def close(self) -> None:
+        self.source.close()
