@@ -83,6 +83,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.points_drawn = 0
         """Trace min/max values computed since the window opened (for the frame-cost figures)."""
         self.book = TwitchBook()
+        self._provisional: list[Event] = []
         self._states_from: dict[str, str] | None = None
         self.latency = LatencyMeter()
 
@@ -157,6 +158,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.session.opened.connect(self._opened)
         self.session.ended.connect(self._ended)
         self.session.recording_changed.connect(self._recording_changed)
+        self.session.twitched.connect(self._twitched)
         self.controls.set_recording(False)
         self.session.start()
 
@@ -165,6 +167,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.session.opened.disconnect(self._opened)
             self.session.ended.disconnect(self._ended)
             self.session.recording_changed.disconnect(self._recording_changed)
+            self.session.twitched.disconnect(self._twitched)
             self.session.stop()
             self.session = self._shown = None
 
@@ -181,6 +184,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.timeline.set_rows(list(self.tally.counts))
         self.alert.clear()
         self.book.clear()
+        self._provisional = []
         self._shown = session
 
     def _ended(self, error: str) -> None:
@@ -219,16 +223,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
         status = session.status()
         ongoing: list[Event] = []
         if session is self._shown:
-            provisional, events = session.take()
-            wall_s = time.monotonic()
-            if events:
-                self._take_events(events)
-            fresh = self.book.update(provisional, events, wall_s)
-            for i, e in enumerate(fresh):
-                self.foot_map.flash(e.side, e.region)
-                self.latency.taken(*session.arrivals.get(twitch_key(e), (None, None)),
-                                   provisional=i >= self.book.fresh_final)
-            ongoing = [e for e in provisional if e.kind == "cramp"]
+            self._take_snapshot(session)
+            ongoing = [e for e in self._provisional if e.kind == "cramp"]
         now_s = status.data_s
         if session is self._shown and self.traces.feet:
             self.points_drawn += self.traces.refresh(now_s, status.noise_floor, self.book, time.monotonic())
@@ -244,6 +240,26 @@ class MonitorWindow(QtWidgets.QMainWindow):
                 self.refresh_tables()
         self.status.show_status(session.description, status, self.frames.per_s)
         self.frames.tick()
+
+    def _take_snapshot(self, session: LiveSession) -> None:
+        """Final events into the tally, open episodes into the book; fresh twitches flash the foot map."""
+        provisional, events = session.take()
+        self._provisional = provisional
+        if events:
+            self._take_events(events)
+        fresh = self.book.update(provisional, events, time.monotonic())
+        for i, e in enumerate(fresh):
+            self.foot_map.flash(e.side, e.region)
+            arrival, published = session.arrivals.get(twitch_key(e), (None, None))
+            self.latency.taken(arrival, published, provisional=i >= self.book.fresh_final)
+
+    def _twitched(self) -> None:
+        """A twitch is ready: show it on the foot map now instead of at the next frame (up to 33 ms later);
+        the traces mark it at that frame."""
+        session = self.session
+        if session is not None and session is self._shown and self.traces.feet:
+            self._take_snapshot(session)
+            self.foot_map.refresh()
 
     def refresh_tables(self) -> None:
         if self.session is not None and self.session is self._shown:

@@ -85,6 +85,8 @@ class LiveSession(QtCore.QObject):
     """The stream ended: empty string, or the error message for the user."""
     recording_changed = QtCore.Signal(str, str)
     """(path now recorded to, or ''; why a recording could not start, or '')."""
+    twitched = QtCore.Signal()
+    """A snapshot holds a twitch not handed over before: the window takes it now rather than at its next frame."""
 
     def __init__(self, open_source: Callable[[], Source], description: str, config: DetectorConfig | None = None,
                  history_s: float = 30.0) -> None:
@@ -102,6 +104,8 @@ class LiveSession(QtCore.QObject):
         """Twitch key (``gui.provisional.twitch_key``) → wall times (monotonic) its last sample arrived and the
         worker first handed it to the window (the difference is the pipeline's part of the latency)."""
         self._lock = threading.Lock()
+        self._handed: set[tuple] = set()
+        """Keys of the twitches handed to the window so far (recent ones)."""
         self._block_arrivals: dict[float, deque[tuple[int, float]]] = {}
         self._lane_fs: dict[str, float] = {}
         self._events: deque[Event] = deque()
@@ -255,16 +259,22 @@ class LiveSession(QtCore.QObject):
                  provisional: list[Event] | None) -> None:
         """Ring buffers, then final events and open episodes as one snapshot (``provisional`` None: unchanged)."""
         now = time.monotonic()
+        fresh = False
         for e in events + (provisional or []):
             if e.kind == "twitch":
                 key = twitch_key(e)
-                if key not in self.arrivals:
+                if key not in self._handed:
+                    fresh = True
+                    self._handed.add(key)
                     arrival = self._arrival_of(e)
                     if arrival is not None:
                         self.arrivals[key] = (arrival, now)
         if len(self.arrivals) > 4096:
             cutoff = now - ARRIVALS_KEPT_S
             self.arrivals = {k: t for k, t in self.arrivals.items() if t[0] >= cutoff}
+        if len(self._handed) > 4096:
+            newest_s = max(onset_s for _, _, onset_s in self._handed)
+            self._handed = {k for k in self._handed if k[2] >= newest_s - ARRIVALS_KEPT_S}
         if filtered is not None:
             rows_by_ring: dict[int, tuple[SampleRing, list[int]]] = {}
             for i, c in enumerate(filtered.channels):
@@ -278,6 +288,8 @@ class LiveSession(QtCore.QObject):
             self._events.extend(events)
             if provisional is not None:
                 self.provisional = provisional
+        if fresh and block is not None:
+            self._emit(self.twitched)
 
     def _update_status(self, source: Source, pipeline: Pipeline, block: Block) -> None:
         if block.fs_hz == self.channels[0].fs_hz:

@@ -97,7 +97,10 @@ class _Raster(pg.GraphicsObject):
             return 0
         lo, hi = values[:, 0::2] / scale, values[:, 1::2] / scale
         first_col = int(index[0]) // pc
-        prev = self.prev if contiguous and first_col == columns.end_col else None
+        if first_col != first and columns.end_col is not None:  # samples missing in between: start afresh
+            columns.clear()
+            contiguous = False
+        prev = self.prev if contiguous else None
         pixels = column_pixels(lo, hi, None if prev is None else prev[0], None if prev is None else prev[1],
                                lanes, self.bottom - self.top + 1, lane_px, colours, LANE_FILL)
         columns.write(first_col, pixels)
