@@ -42,6 +42,10 @@ def test_bad_arguments_are_one_line_errors(tmp_path):
     assert done.returncode == 2 and "unknown kind" in done.stderr and "Traceback" not in done.stderr
     done = monitor("--duration", "soon")
     assert done.returncode == 2 and "Traceback" not in done.stderr
+    headless = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    done = subprocess.run([sys.executable, "-m", "fascdetect", "monitor", "--duration", "3s"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, env=headless)
+    assert done.returncode == 2 and "no display" in done.stderr and "Traceback" not in done.stderr
     done = monitor("--window", "500", "--screenshot", str(tmp_path / "x.png"))
     assert done.returncode == 2 and "--window" in done.stderr
     assert not (tmp_path / "x.png").exists()

@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     simulated_radio = kind.strip().lower() == SIM_BLE
     if not simulated_radio:
         parse_source_spec(args.source)  # a malformed spec fails here, before any window opens
+    if not args.screenshot and not _display_available():
+        raise InputError("no display to open the window on (DISPLAY is not set); --screenshot FILE.png runs headless")
     if not 1.0 <= args.window <= 30.0:
         raise InputError(f"--window must be between 1 and 30 seconds, not {args.window:g}")
     montage = Montage.load(args.montage) if args.montage else NO_MONTAGE
@@ -81,6 +83,17 @@ def run(args: argparse.Namespace) -> int:
             bluez.stop()
         if outlet is not None:
             outlet.close()
+
+
+def _display_available() -> bool:
+    """Whether Qt can open a window: on Linux it needs an X or Wayland display (or a chosen platform plugin);
+    without one Qt aborts the process instead of raising."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return True
+    return any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
 def _start_simulated_radio(scenario: str):
