@@ -135,6 +135,9 @@ class StreamLayout:
 
 @dataclass
 class LslStats:
+    """What the source saw, over all its streams: chunks and samples pulled, samples found lost (zero-filled),
+    samples received twice (dropped), and every outage."""
+
     chunks: int = 0
     samples: int = 0
     lost_samples: int = 0
@@ -186,7 +189,7 @@ class LslStream:
     def __init__(self, lsl, target: str | None, options: LslOptions, montage: Montage, *, primary: bool) -> None:
         self._lsl = lsl
         self.target = target
-        self.options = options if primary else replace(options, source_id=None, hostname=options.hostname)
+        self.options = options if primary else replace(options, source_id=None)  # the source id names the first
         info = self._resolve(options.resolve_timeout_s)
         if info is None:
             what = f"named or of type {target!r}" if target else f"of type {' or '.join(DEFAULT_TYPES)}"
