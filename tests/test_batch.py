@@ -254,6 +254,32 @@ def test_truncated_files_keep_what_analyze_recovers_or_fail_with_the_reason(coho
     assert "truncated header" in rows["cut-in-header.edf"]["error"]
 
 
+EMGDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "physionet_emgdb"
+MONTAGES = Path(__file__).resolve().parents[1] / "docs" / "montages"
+
+
+def test_real_wfdb_records_by_any_name_equal_analyze_and_share_the_history_key(cluster, tmp_path):
+    if not (EMGDB / "emg_healthy.hea").is_file():
+        pytest.skip(f"real recordings not found at {EMGDB} (see ../shared/data/README.md)")
+    from fascdetect.history.store import file_sha256
+
+    montage = str(MONTAGES / "physionet_emgdb.toml")
+    code, text = cli("batch", str(EMGDB / "emg_healthy"), str(EMGDB / "emg_healthy.dat"),
+                     str(EMGDB / "emg_myopathy.hea"), "--montage", montage, "--out", str(tmp_path / "out"),
+                     "--scheduler", cluster.address, "--no-progress", "--json")
+    assert code == 0 and json.loads(text)["found"] == 2
+    rows = read(tmp_path / "out", "recordings.parquet")
+    events = read(tmp_path / "out", "events.parquet")
+    assert [Path(r["path"]).name for r in rows] == ["emg_healthy.hea", "emg_myopathy.hea"]
+    for row in rows:
+        assert row["recording_id"] == file_sha256(row["path"])
+        _, doc = cli("analyze", row["path"], "--montage", montage, "--json")
+        doc = json.loads(doc)
+        assert json.loads(row["summary_json"]) == doc["summary"]
+        assert [{k: v for k, v in without_nulls(e).items() if k != "recording_id"}
+                for e in events if e["recording_id"] == row["recording_id"]] == doc["events"]
+
+
 def test_a_rerun_processes_nothing_already_done(first_run, cohort, cluster):
     out, _, _ = first_run
     parts = sorted((out / "parts").rglob("*.*"))

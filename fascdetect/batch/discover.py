@@ -82,6 +82,8 @@ def _canonical(path: Path) -> Path:
     path = path.absolute()
     if path.suffix.lower() == ".dat" and path.with_suffix(".hea").is_file():
         path = path.with_suffix(".hea")
+    elif not path.exists() and path.with_name(path.name + ".hea").is_file():
+        path = path.with_name(path.name + ".hea")  # a WFDB record by its bare name
     try:
         return path.resolve()
     except OSError:
