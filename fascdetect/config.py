@@ -121,6 +121,10 @@ class DetectorConfig:
     """A twitch's peak (largest filtered sample) must exceed its local background (the smallest median RMS
     envelope of the reference sub-windows around it) by this factor. Real rest EMG holds a population of small
     potentials up to ~7x its background (BioSPPy emg.txt, ~12 per minute); below that a potential is background."""
+    spike_max_s: float = 0.004
+    spike_min_local_snr: float = 12.0
+    """A potential briefer than ``spike_max_s`` above threshold needs this factor instead: real rest EMG's distant
+    units are sharp 1.5-4.5 ms spikes at a few times the background (simulated twitches: none lost)."""
     raised_background_factor: float = 1.6
     """A candidate whose local background exceeds the channel's rest floor by this factor sits in raised (tonic or
     voluntary) activity: active, not counted."""

@@ -34,8 +34,8 @@ Rules (all parameters in DetectorConfig):
    ``raised_background_factor``, or when low-level potentials crowd around
    it (``activity_density_*``). Candidates within ``activity_margin_s`` of an
    active stretch belong to it. A remaining cluster whose peak is below
-   ``twitch_min_local_snr`` × its local background is background, not a
-   twitch. The rest is a **twitch** when every discharge is at most
+   ``twitch_min_local_snr`` × its local background (``spike_min_local_snr``
+   for a spike briefer than ``spike_max_s``) is background, not a twitch. The rest is a **twitch** when every discharge is at most
    ``twitch_max_s`` long and there are at most ``multiplet_max`` of them
    (flagged ``doublet``/``multiplet``), else a **burst**. Repeats smaller
    than ``repeat_min_ratio`` of a cluster's largest discharge are ringing.
@@ -93,6 +93,15 @@ class Activity:
     @property
     def duration_s(self) -> float:
         return self.end_s - self.onset_s
+
+    def stands_out(self, config: DetectorConfig) -> bool:
+        """Large enough over its local background to be a twitch; a brief spike must be larger still.
+
+        Distant units' potentials in real rest EMG are sharp spikes (1.5-4.5 ms) a few times the
+        background; a fasciculation potential is broader, or much larger.
+        """
+        snr = config.spike_min_local_snr if self.duration_s < config.spike_max_s - EPS_S else config.twitch_min_local_snr
+        return self.peak >= snr * self.local
 
     @property
     def balance(self) -> float:
@@ -345,8 +354,7 @@ def _classify_channel(acts: list[Activity], config: DetectorConfig, twitch_max_s
             continue
         rest.append(span)
     # Low-level potentials, and stretches too long for a twitch, are the background of a muscle that is not at rest.
-    low = [a for a in acts if emg and (a.peak < config.twitch_min_local_snr * a.local
-                                       or a.duration_s > twitch_max_s + EPS_S)]
+    low = [a for a in acts if emg and (not a.stands_out(config) or a.duration_s > twitch_max_s + EPS_S)]
     active: list[Activity] = [a for span in rest for t in _chain([[a] for a in span], config.activity_gap_s)
                               if _is_train(t, config) for a in t]
     candidates: list[list[Activity]] = []
@@ -359,7 +367,7 @@ def _classify_channel(acts: list[Activity], config: DetectorConfig, twitch_max_s
                 active.extend(replace(a, onset_s=a.onset_s - ref, end_s=a.end_s + ref) for a in cluster)
             elif emg and _crowded(lead, low, config):
                 active.extend(cluster)
-            elif not emg or lead.peak >= config.twitch_min_local_snr * lead.local:
+            elif not emg or lead.stands_out(config):
                 candidates.append(cluster)
     margin = config.activity_margin_s
     busy = [(a.onset_s - margin, a.end_s + margin) for a in active]
