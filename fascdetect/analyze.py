@@ -12,7 +12,7 @@ import multiprocessing as mp
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +25,7 @@ from fascdetect.pipeline import ClipReport, Pipeline, sort_events
 from fascdetect.regions import NO_MONTAGE, Montage
 from fascdetect.sources import Source
 from fascdetect.tally import Tally
+from fascdetect.units import UnitSorter, UnitSorting
 
 # Beyond this many twitches per minute in several regions on both feet, we
 # suggest showing a clinician; benign fasciculations are usually focal and
@@ -33,7 +34,8 @@ WIDESPREAD_RATE_PER_MIN = 10.0
 WIDESPREAD_MIN_REGIONS = 4
 # Recordings shorter than this finish before a progress bar would help.
 PROGRESS_MIN_S = 300.0
-TSV_COLUMNS = ("onset", "duration", "trial_type", "side", "region", "channel", "peak", "unit", "flags")
+TSV_COLUMNS = ("onset", "duration", "trial_type", "side", "region", "channel", "peak", "unit", "flags",
+               "motor_unit")
 
 
 @dataclass
@@ -49,6 +51,8 @@ class AnalysisResult:
     clips: dict[str, ClipReport]
     mains_hz: list[float]
     fs_by_label: dict[str, float]
+    motor_units: UnitSorting = field(default_factory=UnitSorting)
+    """Putative motor units behind the twitches (issue 13; ``fascdetect.units``)."""
 
     def summary(self) -> dict[str, Any]:
         unusable: dict[tuple[str, str], float] = {}
@@ -61,6 +65,7 @@ class AnalysisResult:
         out["clipped"] = {label: {"seconds": round(r.samples / self.fs_by_label[label], 3), "stretches": r.stretches,
                                   "first_s": round(r.first_s or 0.0, 3)} for label, r in self.clips.items()}
         out["mains_hz"] = self.mains_hz
+        out["motor_units"] = self.motor_units.summary({(r["side"], r["region"]): r["rest_s"] for r in out["regions"]})
         out["notes"] = self.notes(out)
         return out
 
@@ -97,9 +102,13 @@ class AnalysisResult:
                 "channels": [{**c, "rest_s": rest.get((c["side"], c["region"]), 0.0)} for c in self.channels],
                 "skipped": [{"label": label, "reason": reason} for label, reason in self.skipped],
             },
-            "events": [e.to_json() for e in self.events],
+            "events": [self._event_json(e) for e in self.events],
             "summary": summary,
         }
+
+    def _event_json(self, e: Event) -> dict[str, Any]:
+        unit = self.motor_units.label(e)
+        return e.to_json() if unit is None else {**e.to_json(), "motor_unit": unit}
 
     def write_tsv(self, path: str | Path) -> None:
         """BIDS-style events table; written owner-readable only (health data)."""
@@ -109,7 +118,8 @@ class AnalysisResult:
             w.writerow(TSV_COLUMNS)
             for e in self.events:
                 w.writerow([f"{e.onset_s:.4f}", f"{e.duration_s:.4f}", e.kind, e.side, e.region, e.channel,
-                            f"{e.peak:.2f}", e.unit, ",".join(sorted(e.flags)) or "n/a"])
+                            f"{e.peak:.2f}", e.unit, ",".join(sorted(e.flags)) or "n/a",
+                            self.motor_units.label(e) or "n/a"])
 
     def table(self) -> str:
         s = self.summary()
@@ -136,6 +146,10 @@ class AnalysisResult:
                          f"{_hms(m['total_s'])} (twitches not counted while moving)")
         lines.append("Twitches are counted only at rest: not during movement, voluntary activity or cramps "
                      "('rest min', 'active s').")
+        units = self.motor_units.per_region()
+        if units:
+            lines.append("Putative motor units (twitch waveforms alike on one channel; not a diagnosis): "
+                         + ", ".join(f"{side}-{region} {n}" for (side, region), n in sorted(units.items())))
         lines.append(f"Total: {s['twitches']} twitches, {s['bursts']} bursts, {s['cramps']} cramps")
         lines.extend(s["notes"])
         return "\n".join(lines)
@@ -156,18 +170,23 @@ class _Pass:
     clips: dict[str, ClipReport]
     mains_hz: list[float]
     done_s: float
+    units: UnitSorting
 
 
 def _run_pipeline(source: Source, config: DetectorConfig, on_progress: Callable[[float], None]) -> _Pass:
     pipe = Pipeline(source.channels, config)
+    sorter = UnitSorter(source.channels, detector=config)  # in each foot's own pass
     events: list[Event] = []
     done_s = 0.0
     for block in source.blocks():
-        events.extend(pipe.feed(block).events)
+        step = pipe.feed(block)
+        sorter.feed(block, step.filtered, step.events, pipe.earliest_open_s())
+        events.extend(step.events)
         done_s = max(done_s, block.end / block.fs_hz)
         on_progress(done_s)
-    events.extend(pipe.flush())
-    return _Pass(events, pipe.clip_reports(), pipe.mains_hz(), done_s)
+    last = pipe.flush()
+    events.extend(last)
+    return _Pass(events, pipe.clip_reports(), pipe.mains_hz(), done_s, sorter.finish(last))
 
 
 class _Progress:
@@ -276,4 +295,5 @@ def _result(source: Source, config: DetectorConfig, path: str, runs: list[_Pass]
         clips={label: c for r in runs for label, c in r.clips.items()},
         mains_hz=sorted({f for r in runs for f in r.mains_hz}),
         fs_by_label={c.label: c.fs_hz for c in source.channels},
+        motor_units=UnitSorting.combine(r.units for r in runs),
     )

@@ -344,6 +344,13 @@ class Pipeline:
     def mains_hz(self) -> list[float]:
         return sorted({f for chain in self.chains.values() for f in getattr(chain, "mains_hz", [])})
 
+    def earliest_open_s(self) -> float:
+        """Earliest onset (s) a later ``feed`` or ``flush`` may still report: a pending activity's, or a
+        chain's ``safe_s``. A consumer that needs an event's signal (motor units) keeps it from here on."""
+        pending = [a.onset_s for acts in self._pending.values() for a in acts]
+        safe = [ch.safe_s(side) for ch in self.chains.values() for side in self.sides]
+        return min(pending + safe, default=-np.inf)
+
     def _add(self, acts: list[Activity]) -> None:
         for a in acts:
             self._pending[a.side].append(a)

@@ -250,3 +250,67 @@ def report(scores: dict[str, KindScore]) -> str:
         lines.append(f"{s.kind:<10}{s.true_positives:>6}{s.false_positives:>6}{s.false_negatives:>6}"
                      f"{s.precision:>8.3f}{s.recall:>8.3f}{s.f1:>8.3f}{onset:>20}{cover}")
     return "\n".join(lines)
+
+
+@dataclass
+class UnitScore:
+    """Motor-unit assignment against simulator truth (issue 13), on twitches matched by onset.
+
+    ``purity``: of matched twitches given a unit, the fraction that belong to
+    their found unit's most common true unit. ``completeness``: of matched true
+    twitches, the fraction that lie in their true unit's most common found unit
+    ("unassigned" is never that unit, so leaving everything unassigned scores 0).
+    Units per channel: found units, and true units that fired at least
+    ``min_twitches`` times among the matched twitches (fewer cannot be a unit).
+    """
+
+    purity: float
+    completeness: float
+    matched: int
+    assigned: int
+    found_per_channel: dict[str, int]
+    true_per_channel: dict[str, int]
+
+    @property
+    def counts_within_one(self) -> bool:
+        channels = set(self.found_per_channel) | set(self.true_per_channel)
+        return all(abs(self.found_per_channel.get(c, 0) - self.true_per_channel.get(c, 0)) <= 1 for c in channels)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"purity": round(self.purity, 4), "completeness": round(self.completeness, 4), "matched": self.matched,
+                "assigned": self.assigned, "units_within_one": self.counts_within_one,
+                "found_per_channel": dict(sorted(self.found_per_channel.items())),
+                "true_per_channel": dict(sorted(self.true_per_channel.items()))}
+
+
+def score_units(detected: list[Event], labels: list[str], truth: list[Any], min_twitches: int = 3,
+                unassigned: str = "unassigned") -> UnitScore:
+    """Score ``labels`` (one per detected event, "unassigned" or a unit name) against truth records that
+    carry ``motor_unit`` (``firmware_sim.truth.TruthEvent``); only twitches count, masked ones excluded."""
+    det_idx = [i for i, e in enumerate(detected) if e.kind == "twitch"]
+    det = [detected[i] for i in det_idx]
+    tru = [t for t in truth if t.kind == "twitch" and MASKED not in t.flags and getattr(t, "motor_unit", "")]
+    pairs = [(labels[det_idx[i]], tru[j].motor_unit, tru[j].channel) for i, j in
+             _match(det, [t for t in tru], ONSET_TOLERANCE_S["twitch"], same_region=True)]
+    by_found: dict[str, dict[str, int]] = {}
+    by_true: dict[str, dict[str, int]] = {}
+    for found, true, _ in pairs:
+        by_true.setdefault(true, {}).setdefault(found, 0)
+        by_true[true][found] += 1
+        if found != unassigned:
+            by_found.setdefault(found, {}).setdefault(true, 0)
+            by_found[found][true] += 1
+    assigned = sum(sum(v.values()) for v in by_found.values())
+    purity = sum(max(v.values()) for v in by_found.values()) / assigned if assigned else 1.0
+    complete = sum(max([n for f, n in v.items() if f != unassigned], default=0) for v in by_true.values())
+    completeness = complete / len(pairs) if pairs else 1.0
+    found_per: dict[str, set[str]] = {}
+    true_count: dict[tuple[str, str], int] = {}
+    for found, true, channel in pairs:
+        if found != unassigned:
+            found_per.setdefault(channel, set()).add(found)
+        true_count[(channel, true)] = true_count.get((channel, true), 0) + 1
+    true_per: dict[str, int] = {}
+    for (channel, _), n in true_count.items():
+        true_per[channel] = true_per.get(channel, 0) + (n >= min_twitches)
+    return UnitScore(purity, completeness, len(pairs), assigned, {c: len(v) for c, v in found_per.items()}, true_per)

@@ -15,7 +15,7 @@ and the quiet margins around big events are known when twitches are drawn.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Iterator
 
@@ -160,13 +160,16 @@ class Generator:
     """
 
     def __init__(self, scenario: str | Scenario, seed: int = 0, *, duration_s: float | None = None,
-                 montage: SimMontage | None = None) -> None:
+                 montage: SimMontage | None = None, unit_seed: int | None = None) -> None:
+        """``unit_seed``: draw the regions' fasciculating motor units from this seed instead of ``seed``, so
+        a simulated person keeps the same units from night to night (the history's unit matching)."""
         sc = get_scenario(scenario)
         if montage is not None:
             sc = sc.with_(montage=montage)
         if int(seed) != seed or seed < 0:
             raise InputError(f"seed must be a non-negative integer, not {seed!r}")
         self.scenario, self.seed = sc, int(seed)
+        self.unit_seed = self.seed if unit_seed is None else int(unit_seed)
         self.layout = _Layout(sc.montage)
         self.channels: tuple[Channel, ...] = self.layout.channels
         self.start: datetime = sc.start
@@ -225,7 +228,7 @@ class Generator:
                         c = sc.clustering
                         self._clusters[(side, region)] = phys.ClusterProcess(c.active_s, c.pause_s, rng, c.start_active)
         # Each region's pool of fasciculating units.
-        urng = _rng(self.seed, _UNITS)
+        urng = _rng(self.unit_seed, _UNITS)
         self._pools = {(side, region): [self._make_unit(urng, side, region) for _ in range(sc.motor_units_per_region)]
                        for side in lay.sides for region in lay.regions}
         # Streaming state.
@@ -371,8 +374,9 @@ class Generator:
                 self._big(self._cramp(rng, side, region, t), side, region, *CRAMP_MARGIN_S)
             else:
                 pool = self._pools[(side, region)]
-                unit = pool[int(rng.integers(len(pool)))]
-                ev = self._render_discharges(rng, [(unit, t + phys.burst_train(rng))], "burst")
+                k_unit = int(rng.integers(len(pool)))
+                ev = self._render_discharges(rng, [(pool[k_unit], t + phys.burst_train(rng))], "burst")
+                ev = replace(ev, motor_unit=f"{side}-{region}/{k_unit + 1}")
                 self._big(ev, side, region, BURST_MARGIN_S, BURST_MARGIN_S)
         if self._ecg_rows:
             self._plan_heartbeats(k)
@@ -641,7 +645,8 @@ class Generator:
             if t < self._last_foot_onset[side] + FOOT_COINCIDENCE_S:
                 continue
             pool = self._pools[(side, region)]
-            unit = pool[int(rng.integers(len(pool)))]
+            k_unit = int(rng.integers(len(pool)))
+            unit = pool[k_unit]
             times = [t]
             if rng.random() < sc.doublet_probability:
                 times.append(t + phys.doublet_interval_s(rng))
@@ -649,6 +654,7 @@ class Generator:
             if masked:
                 flags |= {"masked"}
             ev = self._render_discharges(rng, [(unit, np.array(times))], "twitch", flags)
+            ev = replace(ev, motor_unit=f"{side}-{region}/{k_unit + 1}")  # pool index: which unit fired
             self._truth_pending.append(ev)
             self._last_end[(side, region)] = ev.end_s
             self._last_foot_onset[side] = t

@@ -16,7 +16,7 @@ from typing import Iterable
 
 from fascdetect.model import Event
 
-TSV_COLUMNS = ("onset", "duration", "kind", "side", "region", "channel", "amplitude", "flags")
+TSV_COLUMNS = ("onset", "duration", "kind", "side", "region", "channel", "amplitude", "flags", "motor_unit")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class TruthEvent:
     unit: str
     flags: frozenset[str] = field(default_factory=frozenset)
     mean_amplitude: float | None = None
+    motor_unit: str = ""
+    """Twitches and bursts: which of the region's simulated units fired (``R-ADM/3``, its pool index + 1)."""
 
     @property
     def end_s(self) -> float:
@@ -54,7 +56,7 @@ class TruthEvent:
 
     def row(self) -> list[str]:
         return [f"{self.onset_s:.6f}", f"{self.duration_s:.6f}", self.kind, self.side, self.region, self.channel,
-                f"{self.amplitude:.3f}", ",".join(sorted(self.flags)) or "n/a"]
+                f"{self.amplitude:.3f}", ",".join(sorted(self.flags)) or "n/a", self.motor_unit or "n/a"]
 
 
 class TruthTsv:
@@ -96,5 +98,6 @@ def read_tsv(path: str | Path) -> list[TruthEvent]:
         flags = frozenset() if r["flags"] in ("", "n/a") else frozenset(r["flags"].split(","))
         unit = "mg" if r["channel"].upper().startswith("ACC") else "uV"
         out.append(TruthEvent(float(r["onset"]), float(r["duration"]), r["kind"], r["side"], r["region"],
-                              r["channel"], float(r["amplitude"]), unit, flags))
+                              r["channel"], float(r["amplitude"]), unit, flags,
+                              motor_unit="" if r.get("motor_unit") in (None, "", "n/a") else r["motor_unit"]))
     return out

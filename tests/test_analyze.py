@@ -90,7 +90,8 @@ def test_table_and_events_tsv(recording, tmp_path, capsys):
     assert "left abductor digiti minimi" in out and "Skipped: Thermometer" in out
     rows = list(csv.DictReader(tsv.open(), delimiter="\t"))
     assert [r["trial_type"] for r in rows] == ["twitch"] * 5
-    assert set(rows[0]) == {"onset", "duration", "trial_type", "side", "region", "channel", "peak", "unit", "flags"}
+    assert set(rows[0]) == {"onset", "duration", "trial_type", "side", "region", "channel", "peak", "unit", "flags",
+                            "motor_unit"}
     assert stat.S_IMODE(os.stat(tsv).st_mode) == 0o600
 
 

@@ -1,0 +1,257 @@
+"""UnitSorter: twitches of a stream grouped into putative motor units, per EMG channel.
+
+Fed, block after block, the pipeline's filtered signal and its final events
+(``feed``), then the events of ``flush`` (``finish``). Live, each twitch gets
+a *provisional* label from an online leader pass. The assignment that counts
+is made at ``finish``: every twitch waveform of the channel, taken in time
+order, goes through the deterministic clustering of ``units.cluster``. The
+waveforms depend only on the filtered samples (exact under re-chunking) and
+the final events (the same however the stream was cut), so the final units
+are the same live and offline, whatever the chunking.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import numpy as np
+
+from fascdetect.config import DetectorConfig
+from fascdetect.model import Block, Channel, Event
+from fascdetect.units.cluster import UNASSIGNED, cluster, lag_distances, tolerance
+from fascdetect.units.config import SortConfig
+from fascdetect.units.waveform import FilteredRing, Geometry, Waveform, block_rows, emg_groups, extract
+
+NOT_A_UNIT = "unassigned"
+DESCRIBE_FRACTION = 0.1
+"""A template's duration and phases are taken where it exceeds this fraction of its peak."""
+
+
+def unit_name(side: str, region: str, number: int) -> str:
+    """``R-ADM/2``: the second unit (by twitches) of the right abductor digiti minimi."""
+    return f"{side}-{region}/{number}"
+
+
+@dataclass(frozen=True)
+class MotorUnit:
+    """One putative motor unit: a cluster of twitch waveforms on one channel."""
+
+    name: str
+    side: str
+    region: str
+    channel: str
+    twitches: int
+    median_peak_uv: float
+    duration_ms: float
+    phases: int
+    doublet_fraction: float
+    first_s: float
+    last_s: float
+    fs_hz: float
+    template_uv: tuple[float, ...]
+    """Median aligned waveform, µV, from ``template_start_ms`` (negative: before the peak) at ``fs_hz``."""
+    template_start_ms: float
+
+    def to_json(self, rest_s: float | None = None) -> dict[str, Any]:
+        rate = round(self.twitches / (rest_s / 60.0), 3) if rest_s else 0.0
+        return {"name": self.name, "side": self.side, "region": self.region, "channel": self.channel,
+                "twitches": self.twitches, "twitches_per_min": rate, "median_peak_uv": round(self.median_peak_uv, 2),
+                "duration_ms": round(self.duration_ms, 2), "phases": self.phases,
+                "doublet_fraction": round(self.doublet_fraction, 3), "first_s": round(self.first_s, 4),
+                "last_s": round(self.last_s, 4),
+                "template": {"fs_hz": self.fs_hz, "start_ms": round(self.template_start_ms, 3),
+                             "uv": [round(v, 2) for v in self.template_uv]}}
+
+
+@dataclass
+class UnitSorting:
+    """The final assignment: a label for every twitch event and the units found (empty, never None)."""
+
+    units: list[MotorUnit] = field(default_factory=list)
+    labels: dict[tuple[str, float], str] = field(default_factory=dict)
+
+    def label(self, event: Event) -> str | None:
+        """``R-ADM/2`` or ``unassigned`` for a twitch; None for other kinds."""
+        if event.kind != "twitch":
+            return None
+        return self.labels.get((event.channel, event.onset_s), NOT_A_UNIT)
+
+    def summary(self, rest_s: dict[tuple[str, str], float] | None = None) -> list[dict[str, Any]]:
+        """One row per unit; rates are per minute of rest on the unit's region (``rest_s`` by (side, region))."""
+        rest_s = rest_s or {}
+        return [u.to_json(rest_s.get((u.side, u.region))) for u in self.units]
+
+    def per_region(self) -> dict[tuple[str, str], int]:
+        out: dict[tuple[str, str], int] = {}
+        for u in self.units:
+            out[(u.side, u.region)] = out.get((u.side, u.region), 0) + 1
+        return out
+
+    @classmethod
+    def combine(cls, parts: Iterable["UnitSorting"]) -> "UnitSorting":
+        """Several passes (one per foot) as one result."""
+        out = cls()
+        for p in parts:
+            out.units.extend(p.units)
+            out.labels.update(p.labels)
+        out.units.sort(key=lambda u: (u.side, u.region, u.channel, int(u.name.rsplit("/", 1)[1])))
+        return out
+
+
+class _Live:
+    """Provisional online leader clustering of one channel (labels shown while the stream runs)."""
+
+    def __init__(self, geometry: Geometry, config: SortConfig) -> None:
+        self.g, self.config = geometry, config
+        self.templates: list[np.ndarray] = []
+        self.counts: list[int] = []
+        self.noise: list[float] = []
+
+    def add(self, w: Waveform) -> int:
+        g = self.g
+        self.noise.append(w.noise_uv)
+        var = float(np.median(self.noise)) ** 2
+        ext = g.core_ext(w.wide)
+        for k in np.argsort([-c for c in self.counts], kind="stable"):
+            t = self.templates[k]
+            d2 = lag_distances(ext[None, :], t, self.config.max_gain)[0]
+            lag = int(d2.argmin())
+            if d2[lag] <= tolerance(t, self.counts[k], var, self.config):
+                self.counts[k] += 1
+                self.templates[k] = t + (ext[lag: lag + g.core_n] - t) / self.counts[k]
+                return int(k)
+        self.templates.append(ext[g.shift: g.shift + g.core_n].copy())
+        self.counts.append(1)
+        return len(self.templates) - 1
+
+    def units(self) -> int:
+        return sum(c >= self.config.min_twitches for c in self.counts)
+
+
+class UnitSorter:
+    """Stateful motor-unit sorting for one pipeline's channels (see the module docstring)."""
+
+    def __init__(self, channels: Iterable[Channel], config: SortConfig | None = None,
+                 detector: DetectorConfig | None = None) -> None:
+        self.config = config or SortConfig()
+        self.detector = detector or DetectorConfig()
+        self.channels = {c.label: c for c in channels}
+        self.rings = {fs: FilteredRing(chs, fs) for fs, chs in emg_groups(list(self.channels.values())).items()}
+        self.geometry = {fs: Geometry(fs, self.config) for fs in self.rings}
+        self._by_channel = {c.label: fs for fs, ring in self.rings.items() for c in ring.channels}
+        self.waveforms: dict[str, list[tuple[Waveform, Event]]] = {label: [] for label in self._by_channel}
+        self.missed = 0
+        """Twitches on EMG whose samples were not held (the first seconds, before the filter starts)."""
+        self._live = {label: _Live(self.geometry[fs], self.config) for label, fs in self._by_channel.items()}
+        self.last_fired: dict[tuple[str, str], str] = {}
+        """Provisional label of the latest twitch per (side, region), for a live display."""
+
+    # --- streaming
+    def feed(self, block: Block, filtered: Block | None, events: list[Event], keep_from_s: float) -> dict[Event, str]:
+        """Take one block's filtered signal and the events final after it; return provisional labels.
+
+        ``keep_from_s`` is the earliest onset the pipeline may still report
+        (``Pipeline.earliest_open_s()``); signal older than that is let go.
+        """
+        ring = self.rings.get(block.fs_hz)
+        if ring is not None and ring.first_usable is None:
+            # The filter starts after the mains probe, and the first filtered block holds only its own
+            # samples: the probe's earlier samples are never used, however the stream was cut.
+            ring.first_usable = block.start + math.ceil(self.detector.mains_probe_s * block.fs_hz)
+        if ring is not None and filtered is not None:
+            rows = block_rows(filtered, ring.channels)
+            ring.append(filtered.start, filtered.data[rows])
+        out = {e: label for e in events if (label := self._take(e, live=True)) is not None}
+        for fs, r in self.rings.items():
+            g = self.geometry[fs]
+            keep = math.floor(keep_from_s * fs) - (g.before + g.noise + g.search + 2 * g.shift) \
+                if np.isfinite(keep_from_s) else r.start
+            r.trim(max(keep, r.end - round(self.config.max_buffer_s * fs)))
+        return out
+
+    def live_units(self) -> dict[tuple[str, str], int]:
+        """Provisional number of units per (side, region) so far (clusters seen at least ``min_twitches`` times)."""
+        out: dict[tuple[str, str], int] = {}
+        for label, live in self._live.items():
+            c = self.channels[label]
+            out[(c.side, c.region)] = out.get((c.side, c.region), 0) + live.units()
+        return out
+
+    def _take(self, event: Event, live: bool) -> str | None:
+        if event.kind != "twitch" or event.channel not in self._by_channel:
+            return None
+        fs = self._by_channel[event.channel]
+        w = extract(self.rings[fs], event, self.geometry[fs])
+        if w is None:
+            self.missed += 1
+            return NOT_A_UNIT
+        self.waveforms[event.channel].append((w, event))
+        if not live:
+            return None
+        live_state = self._live[event.channel]
+        k = live_state.add(w)
+        c = self.channels[event.channel]
+        label = f"{c.side}-{c.region}/~{k + 1}" if live_state.counts[k] >= self.config.min_twitches else NOT_A_UNIT
+        self.last_fired[(c.side, c.region)] = label
+        return label
+
+    # --- the final assignment
+    def finish(self, events: list[Event]) -> UnitSorting:
+        """Take ``flush()``'s events and make the final assignment (deterministic, see ``units.cluster``)."""
+        for e in events:
+            self._take(e, live=False)
+        result = UnitSorting()
+        for label, items in self.waveforms.items():
+            if not items:
+                continue
+            items = sorted(items, key=lambda it: (it[0].peak_index, it[1].onset_s))
+            fs = self._by_channel[label]
+            g = self.geometry[fs]
+            noise = float(np.median([w.noise_uv for w, _ in items]))
+            c = cluster(np.stack([w.wide for w, _ in items]), noise, g, self.config)
+            ch = self.channels[label]
+            for k, template in enumerate(c.templates):
+                members = [items[i][1] for i in np.flatnonzero(c.labels == k)]
+                result.units.append(_describe(unit_name(ch.side, ch.region, k + 1), ch, members, template, g, noise))
+            for (w, e), k in zip(items, c.labels):
+                result.labels[(e.channel, e.onset_s)] = NOT_A_UNIT if k == UNASSIGNED \
+                    else unit_name(ch.side, ch.region, int(k) + 1)
+        return UnitSorting.combine([result])
+
+
+def _describe(name: str, ch: Channel, members: list[Event], template: np.ndarray, g: Geometry,
+              noise_uv: float) -> MotorUnit:
+    peak = float(np.max(np.abs(template))) if template.size else 0.0
+    # The template is a median of a few noisy copies: its own noise must not count as phases.
+    level = max(DESCRIBE_FRACTION * peak, 3.0 * noise_uv * np.sqrt(np.pi / 2 / len(members)))
+    above = np.flatnonzero(np.abs(template) >= level) if peak > 0 else np.zeros(0, int)
+    if above.size:
+        duration_ms = (above[-1] - above[0] + 1) / g.fs_hz * 1e3
+        signs = np.sign(template[above])
+        phases = int(1 + np.count_nonzero(np.diff(signs) != 0))
+    else:
+        duration_ms, phases = 0.0, 0
+    return MotorUnit(name, ch.side, ch.region, ch.label, len(members),
+                     float(np.median([e.peak for e in members])), float(duration_ms), phases,
+                     sum("doublet" in e.flags for e in members) / len(members),
+                     min(e.onset_s for e in members), max(e.onset_s for e in members), float(g.fs_hz),
+                     tuple(float(v) for v in template), -g.before / g.fs_hz * 1e3)
+
+
+def sort_blocks(blocks: Iterable[Block], channels: Iterable[Channel], detector: DetectorConfig | None = None,
+                config: SortConfig | None = None) -> tuple[list[Event], UnitSorting]:
+    """Convenience for tests and scripts (like ``pipeline.run_all``): events sorted by onset, and their units."""
+    from fascdetect.pipeline import Pipeline, sort_events
+
+    channels = tuple(channels)
+    pipe = Pipeline(channels, detector)
+    sorter = UnitSorter(channels, config, pipe.config)
+    events: list[Event] = []
+    for block in blocks:
+        step = pipe.feed(block)
+        sorter.feed(block, step.filtered, step.events, pipe.earliest_open_s())
+        events.extend(step.events)
+    last = pipe.flush()
+    return sort_events(events + last), sorter.finish(last)

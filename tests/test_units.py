@@ -1,0 +1,107 @@
+"""Motor units behind the twitches (fascdetect.units): properties on explicit signals through the real pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fascdetect.model import Block
+from fascdetect.units import NOT_A_UNIT, sort_blocks
+from firmware_sim.physiology import FpShape
+from tests.signals import FS_HZ, chunked, emg_channels, noise
+
+CHANNELS = emg_channels(["EMG R-ADM"])
+PROPERTY = settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Two shapes a reader would call different at a glance: a narrow biphasic potential, positive first,
+# and a broad triphasic one, negative in the middle.
+BIPHASIC = FpShape(0.0015, 0.0015, 0.0, 1.0)
+TRIPHASIC = FpShape(0.0025, 0.003, np.pi / 2, -1.0)
+
+
+def scene(seed: int, shapes: list[FpShape], amplitudes_uv: list[float], duration_s: float = 80.0,
+          drift: float = 0.0, noise_uv: float = 3.0) -> tuple[np.ndarray, list[tuple[float, int]]]:
+    """White noise plus discharges every 0.8-2 s of a unit chosen at random; ``drift``: the amplitude goes
+    linearly from (1 - drift) to (1 + drift) times its value over the recording."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 1, duration_s, noise_uv)
+    truth = []
+    t = 3.0 + rng.uniform(0, 0.5)
+    while t < duration_s - 1.0:
+        k = int(rng.integers(len(shapes)))
+        gain = 1.0 - drift + 2 * drift * t / duration_s
+        wave = amplitudes_uv[k] * gain * shapes[k].sample(FS_HZ)
+        i = int(round(t * FS_HZ))
+        x[0, i:i + wave.size] += wave.astype(np.float32)
+        truth.append((t, k))
+        t += rng.uniform(0.8, 2.0)
+    return x, truth
+
+
+def labelled(events, sorting, truth) -> list[tuple[int, str]]:
+    """(true unit, found label) for each true discharge with a twitch within 25 ms."""
+    twitches = [e for e in events if e.kind == "twitch"]
+    out = []
+    for t, k in truth:
+        near = [e for e in twitches if abs(e.onset_s - t) <= 0.025]
+        if near:
+            out.append((k, sorting.label(near[0])))
+    return out
+
+
+@PROPERTY
+@given(seed=st.integers(0, 10_000), amp_a=st.floats(60, 250), amp_b=st.floats(60, 250))
+def test_two_different_shapes_are_two_units(seed, amp_a, amp_b):
+    x, truth = scene(seed, [BIPHASIC, TRIPHASIC], [amp_a, amp_b])
+    events, sorting = sort_blocks([Block(CHANNELS, FS_HZ, 0, x)], CHANNELS)
+    pairs = labelled(events, sorting, truth)
+    assert len(pairs) >= 0.9 * len(truth)
+    assert len(sorting.units) == 2, [(u.name, u.twitches) for u in sorting.units]
+    for k in (0, 1):
+        found = [f for tk, f in pairs if tk == k]
+        main = max(set(found), key=found.count)
+        assert main != NOT_A_UNIT and found.count(main) >= 0.9 * len(found)
+    assert {f for tk, f in pairs if tk == 0 and f != NOT_A_UNIT}.isdisjoint(
+        {f for tk, f in pairs if tk == 1 and f != NOT_A_UNIT})
+
+
+@PROPERTY
+@given(seed=st.integers(0, 10_000), amp=st.floats(60, 250), triphasic=st.booleans())
+def test_one_unit_drifting_20_percent_stays_one_unit(seed, amp, triphasic):
+    shape = TRIPHASIC if triphasic else BIPHASIC
+    x, truth = scene(seed, [shape], [amp], duration_s=120.0, drift=0.2)
+    events, sorting = sort_blocks([Block(CHANNELS, FS_HZ, 0, x)], CHANNELS)
+    pairs = labelled(events, sorting, truth)
+    assert [u.name for u in sorting.units] == ["R-ADM/1"]
+    assert sum(f == "R-ADM/1" for _, f in pairs) >= 0.95 * len(pairs)
+    unit = sorting.units[0]
+    assert unit.twitches == sum(f == "R-ADM/1" for _, f in pairs)
+    # The 20 Hz high-pass adds a small after-phase: a biphasic potential shows 2-3 phases filtered.
+    assert unit.phases in ((2, 3) if shape is BIPHASIC else (3, 4))
+
+
+@PROPERTY
+@given(seed=st.integers(0, 10_000),
+       sizes=st.lists(st.integers(1, 9000), min_size=1, max_size=8).filter(lambda s: sum(s) >= 4000))
+def test_assignment_does_not_depend_on_chunking(seed, sizes):
+    x, _ = scene(seed, [BIPHASIC, TRIPHASIC], [90.0, 140.0], duration_s=40.0)
+    whole_events, whole = sort_blocks([Block(CHANNELS, FS_HZ, 0, x)], CHANNELS)
+    part_events, parts = sort_blocks(chunked(CHANNELS, x, sizes), CHANNELS)
+    assert whole_events == part_events
+    assert whole.labels == parts.labels
+    assert whole.units == parts.units
+    assert len(whole.units) == 2
+
+
+def test_quiet_channel_gives_no_units_not_none():
+    x = noise(np.random.default_rng(0), 1, 20.0)
+    events, sorting = sort_blocks([Block(CHANNELS, FS_HZ, 0, x)], CHANNELS)
+    assert sorting.units == [] and sorting.summary() == []
+
+
+def test_a_unit_seen_twice_is_unassigned():
+    x, truth = scene(3, [BIPHASIC], [150.0], duration_s=6.0)
+    assert len(truth) == 2
+    events, sorting = sort_blocks([Block(CHANNELS, FS_HZ, 0, x)], CHANNELS)
+    assert [sorting.label(e) for e in events if e.kind == "twitch"] == [NOT_A_UNIT, NOT_A_UNIT]
+    assert sorting.units == []
