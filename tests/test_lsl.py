@@ -388,3 +388,68 @@ def test_monitor_publishes_the_pipelines_final_events_as_markers() -> None:
     assert max(origins) - min(origins) < 1e-4, "every marker on one clock: sample 0 when the source opened"
     for marker, stamp in received:
         assert stamp == pytest.approx(marker["lsl_time"], abs=1e-3)
+
+
+def test_raw_adc_counts_are_calibrated_by_the_montage(tmp_path: Path) -> None:
+    """A sender of raw counts without units (as BITalino's OpenSignals does): (count - offset) × scale µV."""
+    montage = tmp_path / "bitalino.toml"
+    montage.write_text('["A1"]\nmodality = "EMG"\nside = "L"\nregion = "FDB"\noffset = 512\nscale = 3.2\nbits = 10\n',
+                       encoding="utf-8")
+    info = pylsl.StreamInfo(name(), "EMG", 1, 1000.0, "int16", name())
+    info.set_channel_labels(["A1"])
+    outlet = pylsl.StreamOutlet(info)
+    counts = (np.arange(3000) % 1024).astype(np.int16)[:, None]
+    source = open_source(f"lsl:{info.name()}", montage=Montage.load(montage))
+
+    def send() -> None:
+        outlet.wait_for_consumers(20.0)
+        t0 = pylsl.local_clock()
+        for lo in range(0, 3000, 250):
+            outlet.push_chunk(counts[lo:lo + 250], t0 + (lo + 249) / 1000.0)
+
+    thread = in_thread(send)
+    data, end = [], 0
+    for block in source.blocks():
+        data.append(block.data)
+        end = block.end
+        if end >= 3000:
+            source.close()
+    thread.join(10)
+    assert source.channels[0].physical_min == pytest.approx(-512 * 3.2)
+    assert source.channels[0].physical_max == pytest.approx(511 * 3.2)
+    np.testing.assert_allclose(np.concatenate(data, axis=1)[0, :3000], (counts[:, 0] - 512) * 3.2, rtol=1e-6)
+
+
+def test_several_matching_streams_and_a_changed_layout_are_one_line_errors(tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    shared = name()
+    twins = [Sender(shared, source_id=f"{shared}-{i}") for i in (1, 2)]
+    with pytest.raises(DeviceError, match=f"several LSL streams match: '{shared}'.*choose one with .source_id"):
+        open_source(f"lsl:{shared}")
+    source = open_source(f"lsl:{shared}?source_id={shared}-2")
+    assert source.info.source_id() == f"{shared}-2"
+    source.close()
+    del twins
+
+    emg = simulated_emg(2.0)
+    sender = Sender(name())
+
+    def send() -> None:
+        sender.wait_for_reader()
+        sender.push(emg, 0)
+        time.sleep(1.0)
+        sender.vanish()
+        info = pylsl.StreamInfo(sender.name, "EMG", 2, FS_HZ, "float32", sender.source_id)
+        info.set_channel_labels(LABELS[:2])
+        sender.outlet = pylsl.StreamOutlet(info)  # back with other channels
+        time.sleep(5.0)
+
+    thread = in_thread(send)
+    code = main(["record", "--source", f"lsl:{sender.name}", "--out", str(tmp_path / "x.edf"), "--no-detect",
+                 "--status-every", "0"])
+    thread.join(10)
+    assert code == DeviceError.exit_code
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith(
+        "came back with different channels or rate; start a new recording")
+    assert main(["record", "--source", "lsl:x", "--out", str(tmp_path / "y.edf"), "--no-detect",
+                 "--lsl-events"]) == InputError.exit_code

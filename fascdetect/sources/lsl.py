@@ -48,6 +48,9 @@ _LSL_UNITS = {"microvolts": "uV", "microvolt": "uV", "millivolts": "mV", "milliv
 _TYPE_FAMILY = {"EMG": "EMG", "EXG": "EMG", "EEG": "EMG", "ECG": "EMG", "EOG": "EMG",
                 "ACC": "ACC", "ACCEL": "ACC", "ACCELEROMETER": "ACC", "ACCELERATION": "ACC"}
 TIME_CORRECTION_EVERY_S = 10.0
+OTHERS_ANSWER_S = 1.0
+"""After the first stream answers, how long other matching streams have to answer (to refuse an ambiguous name):
+liblsl asks in waves, and a second stream on this machine answered only in the wave after 0.5 s."""
 
 
 @dataclass(frozen=True)
@@ -269,7 +272,10 @@ class LslStream:
     # ----------------------------------------------------------- the link
     def _resolve(self, timeout_s: float):
         """The one matching stream's info, None if none answered; DeviceError if several do."""
-        found = self._lsl.resolve_bypred(predicate(self.target, self.options), 1, timeout_s)
+        query = predicate(self.target, self.options)
+        found = self._lsl.resolve_bypred(query, 1, timeout_s)
+        if found:  # liblsl returns at the first answer: give others a moment to answer too
+            found = self._lsl.resolve_bypred(query, 2, OTHERS_ANSWER_S) or found
         if self.target:  # a name match beats a type match
             named = [s for s in found if s.name() == self.target]
             found = named or found
