@@ -223,6 +223,8 @@ class LslStream:
                  info.hostname(), info.channel_count(), self.fs_hz, len(self.channels))
 
     def time_correction(self, timeout_s: float) -> float | None:
+        if self.inlet is None:  # closed while the stream was away
+            return None
         try:
             return float(self.inlet.time_correction(timeout=timeout_s))
         except (self._lsl.util.TimeoutError, self._lsl.util.LostError) as exc:
