@@ -93,6 +93,9 @@ class DetectorConfig:
     """Gaps up to this long inside sustained activity do not split it."""
     crosstalk_window_s: float = 0.005
     """Potentials on channels of one foot peaking within this window are one discharge seen twice."""
+    nonfocal_ratio: float = 0.6
+    """A brief potential seen at this fraction of its size or more on another channel of the foot at the same
+    moment is not focal (ECG, cable motion) and is dropped; a twitch's crosstalk is far weaker (5-35 %)."""
     ringing_window_s: float = 0.4
     """How long after a discharge the filters may still ring (a 3 Hz-wide mains band-stop decays over ~0.3 s)."""
     ringing_ratio: float = 0.3

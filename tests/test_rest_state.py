@@ -125,3 +125,15 @@ def test_channel_states_follow_the_signal() -> None:
         seen.append((block.end / FS_HZ, pipe.channel_states()["EMG R-TA"]))
     assert {s for t, s in seen if 5.0 <= t <= 7.0} == {"active"}
     assert {s for t, s in seen if t >= 12.0} == {"rest"}
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000), ratio=st.floats(0.75, 1.0), amplitude_uv=st.floats(60, 400))
+def test_a_potential_seen_alike_on_two_channels_is_not_focal(seed, ratio, amplitude_uv):
+    """The same brief potential at once on two muscles of a foot, nearly as large on both (heart, cable): no twitch."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 3, 8.0)
+    add_potential(x, 1, 4.0, amplitude_uv)
+    add_potential(x, 2, 4.0, amplitude_uv * ratio)
+    events = run_all([Block(LEG, FS_HZ, 0, x)], LEG)
+    assert not [e for e in events if e.kind == "twitch"], events

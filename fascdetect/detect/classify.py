@@ -297,8 +297,14 @@ def _drop_crosstalk(acts: list[Activity], window_s: float, config: DetectorConfi
         while j < len(acts) and acts[j].peak_s - acts[i].peak_s <= window_s + EPS_S:
             j += 1
         group = acts[i:j]
-        # Same channel within the window is one discharge anyway; across channels keep the largest.
+        # Same channel within the window is one discharge anyway; across channels keep the largest,
+        # unless another channel sees it nearly as large: a brief potential that is not focal is the
+        # heart (ECG on calf and shin channels) or the cable, not one muscle's motor unit.
         best = max(group, key=lambda a: a.peak)
+        if any(a.channel != best.channel and a.peak >= config.nonfocal_ratio * best.peak
+               and a.duration_s <= config.twitch_max_s + EPS_S for a in group):
+            i = j
+            continue
         kept.extend(a for a in group if a is best or a.channel == best.channel)
         i = j
     return [a for a in kept if not _is_echo(a, kept, config)]
