@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,37 @@ def test_a_board_without_montage_or_with_bad_settings_is_refused_clearly() -> No
         open_source("brainflow:synthetic")
     with pytest.raises(InputError, match="unknown setting 'port'"):
         open_source("brainflow:synthetic?port=3", montage=Montage.load(MONTAGE))
+
+
+def test_samples_missing_from_a_brainflow_file_are_exact_gaps(tmp_path: Path) -> None:
+    """BrainFlow's own file format, written by BrainFlow from the synthetic board, 50 rows cut out, and played
+    back by BrainFlow's playback board: the package counter turns the cut into an exact gap."""
+    from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
+
+    original = tmp_path / "synthetic.csv"
+    board = BoardShim(BoardIds.SYNTHETIC_BOARD.value, BrainFlowInputParams())
+    board.prepare_session()
+    board.add_streamer(f"file://{original}:w")
+    board.start_stream()
+    while board.get_board_data_count() < 700:
+        time.sleep(0.1)
+    board.stop_stream()
+    board.release_session()
+    rows = original.read_text().splitlines()[:700]
+    cut = tmp_path / "cut.csv"
+    cut.write_text("\n".join(rows[:300] + rows[350:]) + "\n")
+    values = np.array([[float(v) for v in row.split("\t")] for row in rows])
+    source = open_source(f"brainflow:playback_file?file={cut}&master_board=synthetic&config=loopback_false",
+                         montage=Montage.load(MONTAGE))
+    data, gaps, end = [], [], 0
+    for block in source.blocks():
+        assert block.start == end
+        data.append(block.data)
+        gaps.append(np.zeros(block.n, bool) if block.gap is None else block.gap)
+        end = block.end
+        if end >= 690:
+            source.close()
+    data, gap = np.concatenate(data, axis=1)[:, :690], np.concatenate(gaps)[:690]
+    np.testing.assert_array_equal(np.flatnonzero(gap), np.arange(300, 350))
+    assert source.clock.lost == 50
+    np.testing.assert_allclose(data[0, ~gap], values[:690, 1][~gap], rtol=1e-6)  # EXG 1 is BrainFlow's row 1

@@ -38,7 +38,9 @@ COUNTER_MODULO = 256
 """BrainFlow's package counter is a byte on the boards that send one (OpenBCI's sample number)."""
 _INPUT_KEYS = ("serial_port", "mac_address", "ip_address", "ip_port", "ip_protocol", "other_info", "timeout",
                "serial_number", "file", "master_board")
-_OUR_KEYS = ("acc_unit", "block_s")
+_OUR_KEYS = ("acc_unit", "block_s", "config")
+_RELAY_BOARDS = ("PLAYBACK_FILE_BOARD", "STREAMING_BOARD")
+"""Boards that replay a file or relay another process's stream: their channels are those of ``master_board``."""
 
 
 def board_id(board: str) -> int:
@@ -78,21 +80,27 @@ class BrainFlowSource:
     def __init__(self, board: str, params: tuple[tuple[str, str], ...] = (), montage: Montage = NO_MONTAGE) -> None:
         """``params`` are BrainFlowInputParams fields (serial_port, mac_address, ip_address, ...) plus
         ``acc_unit`` (the accelerometer's unit, default g) and ``block_s``."""
-        from brainflow.board_shim import BoardShim, BrainFlowInputParams
+        from brainflow.board_shim import BoardIds, BoardShim, BrainFlowInputParams
         from brainflow.exit_codes import BrainFlowError
 
         self._error = BrainFlowError
         self.board_id = board_id(board)
         inputs = BrainFlowInputParams()
         acc_unit, self.block_s = "g", 0.1
+        self.config: list[str] = []
+        """``config_board`` commands sent after the session is prepared (``?config=...``, repeatable)."""
         for key, value in params:
-            if key in ("ip_port", "ip_protocol", "timeout", "master_board"):
+            if key == "master_board":
+                inputs.master_board = board_id(value)
+            elif key in ("ip_port", "ip_protocol", "timeout"):
                 try:
                     setattr(inputs, key, int(value))
                 except ValueError:
                     raise InputError(f"brainflow: {key}={value!r} must be a whole number") from None
             elif key in _INPUT_KEYS:
                 setattr(inputs, key, value)
+            elif key == "config":
+                self.config.append(value)
             elif key == "acc_unit":
                 acc_unit = value
             elif key == "block_s":
@@ -105,7 +113,13 @@ class BrainFlowSource:
             else:
                 raise InputError(f"brainflow: unknown setting {key!r} (known: {', '.join(_INPUT_KEYS + _OUR_KEYS)})")
         BoardShim.disable_board_logger()
-        descr = BoardShim.get_board_descr(self.board_id)
+        described = self.board_id
+        if BoardIds(self.board_id).name in _RELAY_BOARDS:
+            if inputs.master_board == BrainFlowInputParams().master_board:
+                raise InputError("brainflow: a playback or streaming board needs master_board=ID (the board whose "
+                                 "data it carries)")
+            described = inputs.master_board
+        descr = BoardShim.get_board_descr(described)
         self.board_name = str(descr.get("name", board))
         self.fs_hz = float(descr["sampling_rate"])
         rows = board_labels(descr)
@@ -133,6 +147,8 @@ class BrainFlowSource:
         self._shim = BoardShim(self.board_id, inputs)
         try:
             self._shim.prepare_session()
+            for command in self.config:
+                self._shim.config_board(command)
             self._shim.start_stream()
         except BrainFlowError as exc:
             self._release()
