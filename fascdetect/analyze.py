@@ -175,12 +175,12 @@ class _Pass:
 
 def _run_pipeline(source: Source, config: DetectorConfig, on_progress: Callable[[float], None]) -> _Pass:
     pipe = Pipeline(source.channels, config)
-    sorter = UnitSorter(source.channels, detector=config)  # in each foot's own pass
+    sorter = UnitSorter(source.channels, detector=config, live=False)  # in each foot's own pass
     events: list[Event] = []
     done_s = 0.0
     for block in source.blocks():
         step = pipe.feed(block)
-        sorter.feed(block, step.filtered, step.events, pipe.earliest_open_s())
+        sorter.feed(block, step.filtered, step.events, pipe.earliest_open_s)
         events.extend(step.events)
         done_s = max(done_s, block.end / block.fs_hz)
         on_progress(done_s)

@@ -348,7 +348,7 @@ class Pipeline:
         """Earliest onset (s) a later ``feed`` or ``flush`` may still report: a pending activity's, or a
         chain's ``safe_s``. A consumer that needs an event's signal (motor units) keeps it from here on."""
         pending = [a.onset_s for acts in self._pending.values() for a in acts]
-        safe = [ch.safe_s(side) for ch in self.chains.values() for side in self.sides]
+        safe = [ch.safe_s(side) for (_, _, side), ch in self.chains.items()]
         return min(pending + safe, default=-np.inf)
 
     def _add(self, acts: list[Activity]) -> None:

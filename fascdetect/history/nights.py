@@ -119,6 +119,8 @@ class Period:
     """Every (side, region) with a sensor on any night, in catalogue order."""
     recordings: list[dict[str, Any]]
     detail: "NightDetail | None" = None
+    motor_units: list[dict[str, Any]] = field(default_factory=list)
+    """Stored putative motor units of these nights (``History.motor_units``), matched in the report."""
 
     def calendar(self) -> list[str]:
         d0, d1 = date.fromisoformat(self.first), date.fromisoformat(self.last)
@@ -209,6 +211,7 @@ def load_period(history: Any, since: str | None = None, until: str | None = None
         raise InputError(f"no recording on the night of {chosen} in the report's range; recorded nights: "
                          f"{', '.join(sorted(nights)[-10:])}")
     period.detail = _detail(history, nights[chosen], recordings)
+    period.motor_units = history.motor_units(since, until)
     return period
 
 

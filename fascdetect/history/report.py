@@ -103,6 +103,7 @@ def render(period: N.Period, generated: datetime | None = None) -> str:
     add(_rates_section(period, calendar, by_night))
     add(_cramps_movement_section(period))
     add(_persistence_section(period))
+    add(_motor_units_section(period))
     add(_triggers_section(period))
     add(_detail_section(period))
     add(_nightly_table(period, calendar, by_night))
@@ -231,6 +232,39 @@ def _persistence_section(period: N.Period) -> str:
                f"{N.TWITCHING_MIN_RATE_PER_MIN:g} per minute at rest. A run of twitching nights ends after "
                f"{N.RUN_BREAK_QUIET_NIGHTS} recorded quiet nights in a row or a gap of more than "
                f"{N.RUN_BREAK_GAP_DAYS} days.</p></section>")
+    return "".join(out)
+
+
+def _motor_units_section(period: N.Period) -> str:
+    """Which putative motor units recur night after night, and when new ones appear (issue 13)."""
+    from fascdetect.units.match import SAME_UNIT_DISTANCE, match_units
+
+    if not period.motor_units:
+        return ""
+    tracks = match_units(period.motor_units)
+    out = ['<section id="motor-units"><h2>Motor units behind the twitches</h2>',
+           "<p>Twitches whose waveforms are alike on one electrode are grouped into putative motor units; a unit "
+           "of one night is taken for the same unit on another when their median waveforms are alike. Seen from "
+           "the skin this is an estimate, not a count of nerve cells, and not a diagnosis.</p>",
+           '<table id="units"><tr><th>region</th><th>unit</th><th>seen on</th><th>first seen</th><th>last seen</th>'
+           '<th class="num">twitches</th><th class="num">median peak µV</th><th class="num">phases</th></tr>']
+    new: list[str] = []
+    for key in sorted({(t.side, t.region) for t in tracks}, key=N._region_order):
+        recorded = [n.night for n in period.nights if key in n.regions]
+        first_night = min(recorded) if recorded else ""
+        for t in [t for t in tracks if (t.side, t.region) == key]:
+            latest = t.seen[-1]
+            out.append(f"<tr><td>{escape(N.short_name(key))}</td><td>{t.number}</td>"
+                       f"<td>{len(t.nights)} of {len(recorded)} nights</td><td>{t.nights[0]}</td><td>{t.nights[-1]}</td>"
+                       f'<td class="num">{t.twitches}</td><td class="num">{latest["median_peak_uv"]:.0f}</td>'
+                       f'<td class="num">{latest["phases"]}</td></tr>')
+            if t.nights[0] > first_night:
+                new.append(f"{N.short_name(key)} unit {t.number} first appeared on the night of {t.nights[0]}")
+    out.append("</table>")
+    out.append(f"<p>{escape('; '.join(new) + '.' if new else 'No new unit appeared after the first recorded night.')}</p>")
+    out.append(f'<p class="small">A unit is a group of at least 3 alike twitches on one channel. Units of two nights '
+               f"match when their median waveforms differ by less than {SAME_UNIT_DISTANCE:g} of their size at the "
+               "best alignment and gain (docs/motor-units.md).</p></section>")
     return "".join(out)
 
 

@@ -122,6 +122,26 @@ MIGRATIONS: tuple[str, ...] = (
         symptom TEXT NOT NULL CHECK (symptom IN ('weakness', 'numbness', 'pain', 'wasting'))
     )
     """,
+    # 2 -> 3: putative motor units of each recording (issue 13), with their templates for matching across nights.
+    """
+    CREATE TABLE motor_units (
+        recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        side TEXT NOT NULL,
+        region TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        twitches INTEGER NOT NULL,
+        twitches_per_min REAL NOT NULL,
+        median_peak_uv REAL NOT NULL,
+        duration_ms REAL NOT NULL,
+        phases INTEGER NOT NULL,
+        doublet_fraction REAL NOT NULL,
+        first_s REAL NOT NULL,
+        last_s REAL NOT NULL,
+        template_json TEXT NOT NULL,
+        PRIMARY KEY (recording_id, name)
+    )
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -366,6 +386,11 @@ class History:
                  for r in summary["regions"]])
             c.executemany("INSERT INTO movement VALUES (?, ?, ?, ?)",
                           [(rid, side, int(m["count"]), float(m["total_s"])) for side, m in movement.items()])
+            c.executemany("INSERT INTO motor_units VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          [(rid, u["name"], u["side"], u["region"], u["channel"], int(u["twitches"]),
+                            float(u["twitches_per_min"]), float(u["median_peak_uv"]), float(u["duration_ms"]),
+                            int(u["phases"]), float(u["doublet_fraction"]), float(u["first_s"]), float(u["last_s"]),
+                            json.dumps(u["template"])) for u in summary.get("motor_units", [])])
         return Stored(rid, night, True, replaced=bool(row))
 
     def remove(self, recording_id: int) -> dict[str, Any]:
@@ -409,6 +434,17 @@ class History:
     def movement(self, recording_id: int) -> list[dict[str, Any]]:
         return self._dicts("SELECT side, count, total_s FROM movement WHERE recording_id = ? ORDER BY side",
                            (recording_id,))
+
+    def motor_units(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+        """Every stored putative motor unit with its recording's id and night (oldest first), template decoded."""
+        where, params = _night_range(since, until)
+        rows = self._dicts(
+            "SELECT r.night, r.start, u.* FROM motor_units u JOIN recordings r ON r.id = u.recording_id "
+            f"{where.replace('night', 'r.night')} ORDER BY r.night, r.start, u.recording_id, u.side, u.region, "
+            "u.twitches DESC, u.name", params)
+        for r in rows:
+            r["template"] = json.loads(r.pop("template_json"))
+        return rows
 
     def events(self, recording_id: int, kinds: Sequence[str] | None = None) -> list[dict[str, Any]]:
         sql = ("SELECT kind, onset_s, duration_s, side, region, channel, peak, unit, flags FROM events "

@@ -19,9 +19,11 @@ class SortConfig:
     """Start of the longer window the template (median waveform) is described on (s before the peak)."""
     wide_after_s: float = 0.020
     """End of that longer window (s after the peak): long enough for a 25 ms potential's phases and duration."""
-    max_shift_s: float = 0.0015
-    """Waveforms are compared at the best lag within ± this (s): the largest peak of a biphasic potential
-    with two near-equal phases can flip between them under noise."""
+    align_smooth_s: float = 0.003
+    """Waveforms are aligned on the peak of their energy smoothed over this long (s): the largest |sample|
+    of a potential with two near-equal phases flips between them from twitch to twitch; this does not."""
+    max_shift_s: float = 0.002
+    """Waveforms are then compared at the best lag within ± this (s): what noise leaves of alignment jitter."""
     peak_search_s: float = 0.030
     """The peak is the largest |sample| within this long after the event's onset (a doublet's first discharge)."""
     noise_window_s: float = 0.100

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -25,6 +25,8 @@ from fascdetect.units.config import SortConfig
 from fascdetect.units.waveform import FilteredRing, Geometry, Waveform, block_rows, emg_groups, extract
 
 NOT_A_UNIT = "unassigned"
+TRIM_EVERY_S = 1.0
+"""The ring is trimmed (and the pipeline asked how far back it may still report) about once per second of signal."""
 DESCRIBE_FRACTION = 0.1
 """A template's duration and phases are taken where it exceeds this fraction of its peak."""
 
@@ -134,7 +136,8 @@ class UnitSorter:
     """Stateful motor-unit sorting for one pipeline's channels (see the module docstring)."""
 
     def __init__(self, channels: Iterable[Channel], config: SortConfig | None = None,
-                 detector: DetectorConfig | None = None) -> None:
+                 detector: DetectorConfig | None = None, live: bool = True) -> None:
+        """``live``: also give provisional labels as twitches arrive (a display's; offline analysis skips it)."""
         self.config = config or SortConfig()
         self.detector = detector or DetectorConfig()
         self.channels = {c.label: c for c in channels}
@@ -144,16 +147,20 @@ class UnitSorter:
         self.waveforms: dict[str, list[tuple[Waveform, Event]]] = {label: [] for label in self._by_channel}
         self.missed = 0
         """Twitches on EMG whose samples were not held (the first seconds, before the filter starts)."""
+        self.live = live
         self._live = {label: _Live(self.geometry[fs], self.config) for label, fs in self._by_channel.items()}
+        self._trimmed = {fs: -math.inf for fs in self.rings}
         self.last_fired: dict[tuple[str, str], str] = {}
         """Provisional label of the latest twitch per (side, region), for a live display."""
 
     # --- streaming
-    def feed(self, block: Block, filtered: Block | None, events: list[Event], keep_from_s: float) -> dict[Event, str]:
+    def feed(self, block: Block, filtered: Block | None, events: list[Event],
+             keep_from_s: float | Callable[[], float]) -> dict[Event, str]:
         """Take one block's filtered signal and the events final after it; return provisional labels.
 
         ``keep_from_s`` is the earliest onset the pipeline may still report
-        (``Pipeline.earliest_open_s()``); signal older than that is let go.
+        (``Pipeline.earliest_open_s``, the value or the method itself: then it is
+        asked only when the ring is due for trimming); older signal is let go.
         """
         ring = self.rings.get(block.fs_hz)
         if ring is not None and ring.first_usable is None:
@@ -163,11 +170,15 @@ class UnitSorter:
         if ring is not None and filtered is not None:
             rows = block_rows(filtered, ring.channels)
             ring.append(filtered.start, filtered.data[rows])
-        out = {e: label for e in events if (label := self._take(e, live=True)) is not None}
+        out = {e: label for e in events if (label := self._take(e, live=self.live)) is not None}
         for fs, r in self.rings.items():
+            if r.end - self._trimmed[fs] < TRIM_EVERY_S * fs:
+                continue
+            self._trimmed[fs] = r.end
+            earliest = keep_from_s() if callable(keep_from_s) else keep_from_s
             g = self.geometry[fs]
-            keep = math.floor(keep_from_s * fs) - (g.before + g.noise + g.search + 2 * g.shift) \
-                if np.isfinite(keep_from_s) else r.start
+            keep = math.floor(earliest * fs) - (g.before + g.noise + g.search + 2 * g.shift) \
+                if np.isfinite(earliest) else r.start
             r.trim(max(keep, r.end - round(self.config.max_buffer_s * fs)))
         return out
 
@@ -251,7 +262,7 @@ def sort_blocks(blocks: Iterable[Block], channels: Iterable[Channel], detector: 
     events: list[Event] = []
     for block in blocks:
         step = pipe.feed(block)
-        sorter.feed(block, step.filtered, step.events, pipe.earliest_open_s())
+        sorter.feed(block, step.filtered, step.events, pipe.earliest_open_s)
         events.extend(step.events)
     last = pipe.flush()
     return sort_events(events + last), sorter.finish(last)

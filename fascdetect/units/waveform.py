@@ -20,7 +20,7 @@ MAD_TO_SD = 1.4826
 
 @dataclass(frozen=True)
 class Waveform:
-    """One twitch's filtered waveform on its channel, aligned on its peak.
+    """One twitch's filtered waveform on its channel, aligned on its peak (of smoothed energy).
 
     ``wide`` spans ``wide_before_s``..``wide_after_s`` around the peak sample
     (µV); ``noise_uv`` is the robust SD just before it; ``peak_index`` the
@@ -46,6 +46,7 @@ class Geometry:
         self.shift = max(1, round(config.max_shift_s * fs_hz))
         self.search = max(1, round(config.peak_search_s * fs_hz))
         self.noise = max(8, round(config.noise_window_s * fs_hz))
+        self.smooth = 2 * max(1, round(config.align_smooth_s * fs_hz / 2)) + 1
 
     @property
     def core_n(self) -> int:
@@ -110,10 +111,14 @@ def extract(ring: FilteredRing, event: Event, geometry: Geometry) -> Waveform | 
     onset = int(round(event.onset_s * ring.fs_hz))
     span = min(g.search, max(1, int(round(event.duration_s * ring.fs_hz))))
     lo = onset - g.shift
-    x = ring.span(row, lo, onset + span + g.shift)
+    half = g.smooth // 2
+    x = ring.span(row, lo - half, onset + span + g.shift + half)
     if x is None:
         return None
-    peak = lo + int(np.argmax(np.abs(x)))
+    # The peak of the smoothed energy, not of |x|: the largest |sample| of a potential with two near-equal
+    # phases flips between them from one twitch to the next; the energy's peak stays between them.
+    energy = np.convolve(x.astype(np.float64) ** 2, np.ones(g.smooth), mode="valid")
+    peak = lo + int(np.argmax(energy))
     wide = ring.span(row, peak - g.before, peak + g.after)
     quiet = ring.span(row, peak - g.before - g.noise, peak - g.before)
     if wide is None or quiet is None:
