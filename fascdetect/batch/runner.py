@@ -102,102 +102,123 @@ def run_batch(items: list[str], out_dir: str | Path, montage: Montage = NO_MONTA
         raise InputError(f"no recordings found in {' '.join(items)} (EDF/BDF/WFDB; CSV only when named)")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}")
-    settings_json = describe_settings(config, montage)
-    settings = settings_sha256(settings_json)
-    store = BatchStore(out_dir)
-    report = BatchReport(out_dir, len(paths))
+    batch = _Batch(BatchStore(out_dir), montage, config, BatchReport(out_dir, len(paths)), on_done)
     try:
-        current: dict[str, tuple[str, str | None]] = {}
-        """path -> (status, error) of its part that is valid for this run, in the output if the run stops now."""
-        tasks: list[Task] = []
-        sizes: dict[str, int] = {}
-        previous: dict[str, dict[str, Any]] = {}
+        tasks = batch.plan(paths, force, reuse_if)
+        if tasks:
+            try:
+                batch.run(tasks, workers, scheduler, progress)
+            except KeyboardInterrupt:
+                # Every part on disk is whole; the output below is rebuilt from them.
+                batch.report.interrupted = True
+    finally:
+        batch.finish(paths)
+    return batch.report
+
+
+class _Batch:
+    """One run: the store, the settings, and what is known so far about each path."""
+
+    def __init__(self, store: BatchStore, montage: Montage, config: DetectorConfig, report: BatchReport,
+                 on_done: Callable[[Outcome], None] | None) -> None:
+        self.store = store
+        self.montage = montage
+        self.config = config
+        self.settings_json = describe_settings(config, montage)
+        self.settings = settings_sha256(self.settings_json)
+        self.report = report
+        self.on_done = on_done
+        self.current: dict[str, tuple[str, str | None]] = {}
+        """path -> (status, error) of its part valid for this run: what the output holds if the run stops now."""
+        self.previous: dict[str, dict[str, Any]] = {}
+        """Done parts whose file has a new size or time: kept if the worker finds the same content."""
+        self.sizes: dict[str, int] = {}
+
+    def plan(self, paths: list[str], force: bool, reuse_if: Callable[[str], bool] | None) -> list[Task]:
+        """The tasks to run; paths done with the same settings and an unchanged file need none."""
+        tasks = []
         for path in paths:
-            prev = store.previous(path)
+            prev = self.store.previous(path)
             try:
                 size, mtime = file_stat(recording_files(path))
             except OSError as exc:
                 reason = f"{path}: file not found" if isinstance(exc, FileNotFoundError) else \
                     one_line(f"{path}: cannot read: {exc.strerror or exc}")
-                part = store.commit(Outcome(path, "failed", error=reason), settings, settings_json)
-                current[path] = (part["status"], part["error"])
-                report.analysed += 1
+                self._commit(Outcome(path, "failed", error=reason))
                 continue
-            same = prev is not None and prev.get("settings_sha256") == settings
+            same = prev is not None and prev.get("settings_sha256") == self.settings
             fresh = same and (prev.get("size_bytes"), prev.get("mtime_ns")) == (size, mtime)
             reusable = same and not force and prev["status"] == "done" and \
-                store.has_events(prev["recording_id"], settings) and \
+                self.store.has_events(prev["recording_id"], self.settings) and \
                 (reuse_if is None or reuse_if(prev["recording_id"]))
             if fresh:
-                current[path] = (prev["status"], prev.get("error"))
+                self.current[path] = (prev["status"], prev.get("error"))
             if reusable and fresh:
-                report.unchanged += 1
+                self.report.unchanged += 1
                 continue
             if reusable:
-                previous[path] = prev
-            tasks.append(Task(path, montage, config, prev["recording_id"] if reusable else None,
-                              keep_analysis=on_done is not None))
-            sizes[path] = size
-        if tasks:
-            try:
-                _run(tasks, sizes, workers, scheduler, progress, store, settings, settings_json, previous, current,
-                     report, on_done)
-            except KeyboardInterrupt:
-                # Every part on disk is whole; the output below is rebuilt from them.
-                report.interrupted = True
-    finally:
+                self.previous[path] = prev
+            tasks.append(Task(path, self.montage, self.config, prev["recording_id"] if reusable else None,
+                              keep_analysis=self.on_done is not None))
+            self.sizes[path] = size
+        return tasks
+
+    def run(self, tasks: list[Task], workers: int | None, scheduler: str | None, progress: bool | None) -> None:
+        """Submit every task and store each outcome as it arrives; Ctrl-C cancels what has not run."""
+        from tqdm import tqdm
+
+        show = progress if progress is not None else sys.stderr.isatty()
+        bar = tqdm(total=sum(self.sizes.values()), unit="B", unit_scale=True, unit_divisor=1024, desc="batch",
+                   file=sys.stderr, disable=not show, dynamic_ncols=True)
+        finished = failed = 0
         try:
-            included = [p for p in paths if p in current]
-            report.events = store.compact(included)
-            report.done = sum(1 for p in included if current[p][0] == "done")
-            report.failed = [(p, current[p][1] or "") for p in included if current[p][0] == "failed"]
-        finally:
-            store.close()
-    return report
+            bar.set_postfix_str(f"0/{len(tasks)} files, 0 failed")
+            with _client(workers, scheduler) as client:
+                from distributed import as_completed
 
-
-def _run(tasks: list[Task], sizes: dict[str, int], workers: int | None, scheduler: str | None,
-         progress: bool | None, store: BatchStore, settings: str, settings_json: dict[str, Any],
-         previous: dict[str, dict[str, Any]], current: dict[str, tuple[str, str | None]], report: BatchReport,
-         on_done: Callable[[Outcome], None] | None) -> None:
-    from tqdm import tqdm
-
-    show = progress if progress is not None else sys.stderr.isatty()
-    bar = tqdm(total=sum(sizes.values()), unit="B", unit_scale=True, unit_divisor=1024, desc="batch",
-               file=sys.stderr, disable=not show, dynamic_ncols=True)
-    failed = 0
-    try:
-        bar.set_postfix_str(f"0/{len(tasks)} files, 0 failed")
-        with _client(workers, scheduler) as client:
-            from distributed import as_completed
-
-            futures = {client.submit(run_task, t, key=f"{TASK_PREFIX}-{path_key(t.path)}-{uuid.uuid4().hex[:8]}",
-                                     pure=False): t for t in tasks}
-            finished = 0
-            try:
-                for future in as_completed(list(futures), loop=client.loop):
-                    task = futures.pop(future)
-                    outcome = _outcome(future, task, sizes[task.path])
-                    future.release()
-                    if outcome.status == "unchanged":
-                        store.touch(previous[task.path], outcome.size_bytes, outcome.mtime_ns)
-                        current[task.path] = ("done", None)
-                        report.unchanged += 1
-                    else:
-                        part = store.commit(outcome, settings, settings_json)
-                        current[task.path] = (part["status"], part["error"])
-                        report.analysed += 1
+                futures = {client.submit(run_task, t, pure=False,
+                                         key=f"{TASK_PREFIX}-{path_key(t.path)}-{uuid.uuid4().hex[:8]}"): t
+                           for t in tasks}
+                try:
+                    for future in as_completed(list(futures), loop=client.loop):
+                        task = futures.pop(future)
+                        outcome = _outcome(future, task, self.sizes[task.path])
+                        future.release()
+                        self._take(outcome)
+                        finished += 1
                         failed += outcome.status == "failed"
-                        if outcome.status == "done" and on_done is not None:
-                            on_done(outcome)
-                    finished += 1
-                    bar.update(sizes[task.path])
-                    bar.set_postfix_str(f"{finished}/{len(tasks)} files, {failed} failed")
-            except KeyboardInterrupt:
-                client.cancel(list(futures), force=True)
-                raise
-    finally:
-        bar.close()
+                        bar.update(self.sizes[task.path])
+                        bar.set_postfix_str(f"{finished}/{len(tasks)} files, {failed} failed")
+                except KeyboardInterrupt:
+                    client.cancel(list(futures), force=True)
+                    raise
+        finally:
+            bar.close()
+
+    def _take(self, outcome: Outcome) -> None:
+        if outcome.status == "unchanged":
+            self.store.touch(self.previous[outcome.path], outcome.size_bytes, outcome.mtime_ns)
+            self.current[outcome.path] = ("done", None)
+            self.report.unchanged += 1
+            return
+        self._commit(outcome)
+        if outcome.status == "done" and self.on_done is not None:
+            self.on_done(outcome)
+
+    def _commit(self, outcome: Outcome) -> None:
+        part = self.store.commit(outcome, self.settings, self.settings_json)
+        self.current[outcome.path] = (part["status"], part["error"])
+        self.report.analysed += 1
+
+    def finish(self, paths: list[str]) -> None:
+        """Rebuild the two tables from the parts valid for this run, and count what they hold."""
+        try:
+            included = [p for p in paths if p in self.current]
+            self.report.events = self.store.compact(included)
+            self.report.done = sum(1 for p in included if self.current[p][0] == "done")
+            self.report.failed = [(p, self.current[p][1] or "") for p in included if self.current[p][0] == "failed"]
+        finally:
+            self.store.close()
 
 
 def _outcome(future: Any, task: Task, size: int) -> Outcome:

@@ -239,9 +239,11 @@ def recording_row(part: dict[str, Any]) -> dict[str, Any]:
 def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """Flat columns from the analyser's summary JSON.
 
-    Per-region rows become ``<side>_<region>_<field>``; nested objects join
-    their keys (``movement_L_total_s``, ``clipped_EMG_L_ADM_seconds``); lists
-    of numbers or strings stay lists; other lists are kept as JSON text.
+    The per-region rows (``regions``) become ``<side>_<region>_<field>``;
+    nested objects join their keys (``movement_L_total_s``); lists of numbers
+    or strings stay lists; any other list (``motor_units``, ``clipped``, ...)
+    is kept whole as JSON text, since its length varies from one recording
+    to the next.
     """
     out: dict[str, Any] = {}
 
@@ -250,19 +252,24 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, dict):
             for k, v in value.items():
                 put(f"{name}_{k}", v)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) and "side" in v and "region" in v
-                                                       for v in value):
-            for v in value:
-                for k, x in v.items():
-                    if k not in ("side", "region", "name"):
-                        put(f"{v['side']}_{v['region']}_{k}", x)
         elif isinstance(value, list) and not all(isinstance(v, (int, float, str, bool)) for v in value):
-            out[name] = json.dumps(value)
+            _set(name, json.dumps(value))
         else:
-            out[name] = value
+            _set(name, value)
 
+    def _set(name: str, value: Any) -> None:
+        if name in out:
+            log.warning("summary field %s appears twice when flattened; keeping the first", name)
+            return
+        out[name] = value
+
+    for row in summary.get("regions", []):
+        for k, v in row.items():
+            if k not in ("side", "region", "name"):
+                put(f"{row['side']}_{row['region']}_{k}", v)
     for key, value in summary.items():
-        put(key, value)
+        if key != "regions":
+            put(key, value)
     return out
 
 
