@@ -243,7 +243,7 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
     nested objects join their keys (``movement_L_total_s``); lists of numbers
     or strings stay lists; any other list (``motor_units``, ``clipped``, ...)
     is kept whole as JSON text, since its length varies from one recording
-    to the next.
+    to the next. An empty list is null.
     """
     out: dict[str, Any] = {}
 
@@ -252,6 +252,8 @@ def flatten_summary(summary: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, dict):
             for k, v in value.items():
                 put(f"{name}_{k}", v)
+        elif isinstance(value, list) and not value:
+            _set(name, None)  # no elements, so no element type: null unifies with the type other recordings give
         elif isinstance(value, list) and not all(isinstance(v, (int, float, str, bool)) for v in value):
             _set(name, json.dumps(value))
         else:
