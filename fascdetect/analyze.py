@@ -32,6 +32,8 @@ from fascdetect.units import UnitSorter, UnitSorting
 # sparse. This is a prompt to ask, not a finding.
 WIDESPREAD_RATE_PER_MIN = 10.0
 WIDESPREAD_MIN_REGIONS = 4
+# A rate over less rest than this says little (a few twitches in seconds of rest between contractions).
+MIN_REST_FOR_RATE_S = 60.0
 # Recordings shorter than this finish before a progress bar would help.
 PROGRESS_MIN_S = 300.0
 TSV_COLUMNS = ("onset", "duration", "trial_type", "side", "region", "channel", "peak", "unit", "flags",
@@ -71,6 +73,9 @@ class AnalysisResult:
 
     def notes(self, summary: dict[str, Any]) -> list[str]:
         notes = self.rate_notes()
+        notes += [f"{r['name']}: only {r['rest_s']:.0f} s at rest, so its rate of {r['twitches_per_min']:g}/min "
+                  "says little." for r in summary["regions"]
+                  if r["twitches"] and r["rest_s"] < MIN_REST_FOR_RATE_S]
         busy = [r for r in summary["regions"] if r["twitches_per_min"] >= WIDESPREAD_RATE_PER_MIN]
         if len(busy) >= WIDESPREAD_MIN_REGIONS and len({r["side"] for r in busy}) == 2:
             notes.append(f"Frequent twitching in {len(busy)} regions on both feet (>= {WIDESPREAD_RATE_PER_MIN:g}/min):"

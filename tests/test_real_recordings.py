@@ -95,3 +95,12 @@ def test_rate_notes_reach_the_json_and_the_table() -> None:
     doc = json.loads(out.stdout)
     assert any("64 Hz" in n for n in doc["summary"]["notes"])
     assert all("rest_s" in c for c in doc["recording"]["channels"])
+
+
+def test_a_rate_over_seconds_of_rest_is_flagged() -> None:
+    """Needle EMG with contractions most of the time (myopathy): the few seconds of rest give a rate, and a note."""
+    result = analyse("physionet_emgdb/emg_myopathy.hea", "physionet_emgdb")
+    row = result.summary()["regions"][0]
+    assert row["rest_s"] < 60.0
+    notes = result.summary()["notes"]
+    assert not row["twitches"] or any("at rest" in n and "says little" in n for n in notes), notes
