@@ -490,6 +490,12 @@ def test_a_field_that_is_a_number_in_one_file_and_text_in_another_becomes_text(t
     assert [e["note"] for e in read(tmp_path, "events.parquet")] == ["3", "n/a"]
 
 
+def test_an_output_path_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "taken").write_text("")
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "taken")]) == 2
+    assert "cannot use" in capsys.readouterr().err
+
+
 def test_a_missing_file_is_a_failed_row_without_any_engine(tmp_path):
     code, text = cli("batch", str(tmp_path / "gone.edf"), "--out", str(tmp_path / "out"), "--json")
     report = json.loads(text)

@@ -71,8 +71,12 @@ class BatchStore:
         self.root = Path(out_dir)
         self.rec_dir = self.root / "parts" / "recordings"
         self.ev_dir = self.root / "parts" / "events"
-        for d in (self.root, self.root / "parts", self.rec_dir, self.ev_dir):
-            d.mkdir(mode=0o700, exist_ok=True)
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for d in (self.root / "parts", self.rec_dir, self.ev_dir):
+                d.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot use {self.root} as the output directory: {exc.strerror or exc}") from None
         self._lock = os.fdopen(os.open(self.root / "parts" / ".lock", os.O_RDWR | os.O_CREAT, 0o600), "r+")
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
