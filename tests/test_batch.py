@@ -492,7 +492,7 @@ def test_a_field_that_is_a_number_in_one_file_and_text_in_another_becomes_text(t
 
 def test_an_output_path_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "taken").write_text("")
-    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "taken")]) == 2
+    assert main(["batch", str(tmp_path / "night.edf"), "--out", str(tmp_path / "taken")]) == 2
     assert "cannot use" in capsys.readouterr().err
 
 
