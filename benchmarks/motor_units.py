@@ -47,18 +47,20 @@ def table(cells: list[dict]) -> str:
     for c in cells:
         groups.setdefault((c["grid"], c["scenario"], c["snr_db"]), []).append(c)
     lines = ["| grid | scenario | median SNR (dB) | twitches matched | assigned | purity | completeness | "
-             "channels with units within ±1 |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "completeness, units seen ≥ 3 times | channels with units within ±1 |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for (grid, scenario, snr), cs in groups.items():
         matched = sum(c["matched"] for c in cs)
         assigned = sum(c["assigned"] for c in cs)
         # Pooled over seeds, weighted by twitches (the scores are fractions of twitches).
         purity = sum(c["purity"] * c["assigned"] for c in cs) / assigned if assigned else 1.0
         complete = sum(c["completeness"] * c["matched"] for c in cs) / matched if matched else 1.0
+        seen = sum(c["completeness_seen"] for c in cs) / len(cs)
         within = sum(abs(c["found_per_channel"].get(ch, 0) - c["true_per_channel"].get(ch, 0)) <= 1
                      for c in cs for ch in set(c["found_per_channel"]) | set(c["true_per_channel"]))
         total = sum(len(set(c["found_per_channel"]) | set(c["true_per_channel"])) for c in cs)
         lines.append(f"| {grid} | {scenario} | {snr:+.1f} | {matched} | {assigned} | {purity:.3f} | {complete:.3f} | "
-                     f"{within}/{total} |")
+                     f"{seen:.3f} | {within}/{total} |")
     return "\n".join(lines)
 
 

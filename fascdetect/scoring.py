@@ -270,6 +270,8 @@ class UnitScore:
     assigned: int
     found_per_channel: dict[str, int]
     true_per_channel: dict[str, int]
+    completeness_seen: float = 1.0
+    """Completeness over the true units matched at least ``min_twitches`` times (the others cannot be units)."""
 
     @property
     def counts_within_one(self) -> bool:
@@ -277,7 +279,8 @@ class UnitScore:
         return all(abs(self.found_per_channel.get(c, 0) - self.true_per_channel.get(c, 0)) <= 1 for c in channels)
 
     def to_json(self) -> dict[str, Any]:
-        return {"purity": round(self.purity, 4), "completeness": round(self.completeness, 4), "matched": self.matched,
+        return {"purity": round(self.purity, 4), "completeness": round(self.completeness, 4),
+                "completeness_seen": round(self.completeness_seen, 4), "matched": self.matched,
                 "assigned": self.assigned, "units_within_one": self.counts_within_one,
                 "found_per_channel": dict(sorted(self.found_per_channel.items())),
                 "true_per_channel": dict(sorted(self.true_per_channel.items()))}
@@ -313,4 +316,8 @@ def score_units(detected: list[Event], labels: list[str], truth: list[Any], min_
     true_per: dict[str, int] = {}
     for (channel, _), n in true_count.items():
         true_per[channel] = true_per.get(channel, 0) + (n >= min_twitches)
-    return UnitScore(purity, completeness, len(pairs), assigned, {c: len(v) for c, v in found_per.items()}, true_per)
+    seen = [v for v in by_true.values() if sum(v.values()) >= min_twitches]
+    seen_n = sum(sum(v.values()) for v in seen)
+    seen_complete = sum(max([n for f, n in v.items() if f != unassigned], default=0) for v in seen)
+    return UnitScore(purity, completeness, len(pairs), assigned, {c: len(v) for c, v in found_per.items()}, true_per,
+                     seen_complete / seen_n if seen_n else 1.0)

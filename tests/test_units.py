@@ -105,3 +105,45 @@ def test_a_unit_seen_twice_is_unassigned():
     events, sorting = sort_blocks([Block(CHANNELS, FS_HZ, 0, x)], CHANNELS)
     assert [sorting.label(e) for e in events if e.kind == "twitch"] == [NOT_A_UNIT, NOT_A_UNIT]
     assert sorting.units == []
+
+
+def test_analyze_file_with_each_foot_in_its_own_process(tmp_path, capsys):
+    """A real EDF+ from the simulator: motor units in JSON and TSV, the same in one process or two, and
+    scored against the truth sidecar's motor_unit column."""
+    import csv
+    import json
+
+    from fascdetect.analyze import analyze_path
+    from fascdetect.cli import main
+    from fascdetect.scoring import score_units
+    from firmware_sim.truth import read_tsv
+
+    edf = tmp_path / "post-exercise.edf"
+    assert main(["simulate", "--scenario", "post-exercise", "--duration", "3m", "--seed", "4", "--out", str(edf),
+                 "--emg-regions", "AbH,FDB,ADM", "--no-progress"]) == 0
+    capsys.readouterr()
+    two = analyze_path(edf, workers=2)
+    one = analyze_path(edf, workers=1)
+    doc = two.to_json()
+    assert doc == one.to_json()
+    twitches = [e for e in doc["events"] if e["kind"] == "twitch"]
+    assert twitches and all(e["motor_unit"] == "unassigned" or e["motor_unit"].startswith(f"{e['side']}-{e['region']}/")
+                            for e in twitches)
+    assert all("motor_unit" not in e for e in doc["events"] if e["kind"] != "twitch")
+    units = doc["summary"]["motor_units"]
+    assert {u["side"] for u in units} == {"L", "R"}
+    for u in units:
+        assert u["twitches"] == sum(e["motor_unit"] == u["name"] for e in twitches) >= 3
+        rest = next(r["rest_s"] for r in doc["summary"]["regions"] if (r["side"], r["region"]) == (u["side"], u["region"]))
+        assert u["twitches_per_min"] == round(u["twitches"] / (rest / 60), 3)
+        assert u["first_s"] <= u["last_s"] and u["phases"] >= 2 and 0 <= u["doublet_fraction"] <= 1
+        assert len(u["template"]["uv"]) == round(0.035 * u["template"]["fs_hz"])
+    tsv = tmp_path / "events.tsv"
+    two.write_tsv(tsv)
+    rows = list(csv.DictReader(tsv.open(), delimiter="\t"))
+    assert [r["motor_unit"] for r in rows if r["trial_type"] == "twitch"] == [e["motor_unit"] for e in twitches]
+    truth = read_tsv(edf.with_suffix(".truth.tsv"))
+    assert all(t.motor_unit for t in truth if t.kind == "twitch")
+    s = score_units(two.events, [two.motor_units.label(e) or "" for e in two.events], truth)
+    assert s.purity >= 0.9 and s.completeness >= 0.8, s.to_json()
+    json.dumps(doc)

@@ -14,10 +14,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-SAME_UNIT_DISTANCE = 0.3
-"""Two templates closer than this are taken for the same unit. Simulated units of one muscle differ by 0.3-2
-(and a few pairs by 0.15-0.25, which no surface recording tells apart); the same unit on two nights, with a new
-noise and ±20 % amplitude, stays under about 0.15 (tests/test_units_history.py)."""
+SAME_UNIT_DISTANCE = 0.2
+"""Two templates closer than this are taken for the same unit: the within-recording merge tolerance
+(``SortConfig.merge_tolerance``), so two units one night tells apart are never one unit across nights. The same
+simulated unit on two nights measures 0.01-0.04, different units of one muscle 0.23-1.1, another person's
+units above 0.6 (tests/test_units_history.py)."""
 MATCH_WINDOW_MS = (-5.0, 8.0)
 MATCH_LAG_MS = 4.0
 MATCH_GAIN = 1.5
