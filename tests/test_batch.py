@@ -74,6 +74,16 @@ def reference(cohort) -> dict[str, dict]:
     return out
 
 
+@pytest.fixture(scope="module")
+def long_night(tmp_path_factory) -> tuple[Path, dict]:
+    """A longer recording whose task surely outlasts a poll: killed under, or interrupted before."""
+    path = tmp_path_factory.mktemp("long") / "long.edf"
+    assert cli("simulate", "--scenario", "rest", "--duration", "4m", "--seed", "99", "--out", str(path),
+               "--no-progress")[0] == 0
+    _, text = cli("analyze", str(path), "--json", "--workers", "1")
+    return path.resolve(), json.loads(text)
+
+
 @dataclass
 class Cluster:
     address: str
@@ -344,15 +354,11 @@ def test_save_adds_each_recording_to_the_history_once(cohort, cluster, tmp_path)
     assert (json.loads(text)["analysed"], json.loads(text)["history"]["saved"]) == (2, 2)
 
 
-def test_a_worker_killed_mid_task_still_gives_the_complete_result(cohort, reference, cluster, tmp_path):
+def test_a_worker_killed_mid_task_still_gives_the_complete_result(cohort, reference, long_night, cluster, tmp_path):
     from fascdetect.batch.store import path_key
 
-    # One longer recording, so that its task is surely still running when its worker is killed.
-    long = tmp_path / "long.edf"
-    assert cli("simulate", "--scenario", "rest", "--duration", "4m", "--seed", "99", "--out", str(long),
-               "--no-progress")[0] == 0
-    _, text = cli("analyze", str(long), "--json", "--workers", "1")
-    expected = dict(reference, **{str(long.resolve()): json.loads(text)})
+    long, doc = long_night
+    expected = dict(reference, **{str(long): doc})
     long_key = f"fascdetect-batch-{path_key(str(long.resolve()))}"
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
@@ -410,11 +416,15 @@ def test_the_cluster_listens_and_connects_on_loopback_only(cluster, first_run):
 
 
 # --- the embedded engine ------------------------------------------------------------
-def test_local_cluster_ctrl_c_leaves_a_consistent_output_and_a_rerun_finishes(cohort, reference, tmp_path):
+def test_local_cluster_ctrl_c_leaves_a_consistent_output_and_a_rerun_finishes(cohort, reference, long_night,
+                                                                               tmp_path):
+    long, doc = long_night
+    expected = dict(reference, **{str(long): doc})
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    args = [sys.executable, "-m", "fascdetect", "batch", str(cohort), str(cohort / "corrupt.edf"), "--out", str(out),
-            "--workers", "1", "--no-progress", "--json"]
+    # The long recording comes last: one worker cannot have finished it when Ctrl-C comes.
+    args = [sys.executable, "-m", "fascdetect", "batch", str(cohort), str(cohort / "corrupt.edf"), str(long),
+            "--out", str(out), "--workers", "1", "--no-progress", "--json"]
     batch = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stray = []
     try:
@@ -436,7 +446,7 @@ def test_local_cluster_ctrl_c_leaves_a_consistent_output_and_a_rerun_finishes(co
     assert stray == []
     assert batch.returncode == 130, stderr.decode()
     report = json.loads(stdout)
-    assert report["interrupted"] and 2 <= report["done"] < N_NIGHTS
+    assert report["interrupted"] and 2 <= report["done"] <= N_NIGHTS
     rows = read(out, "recordings.parquet")
     events = read(out, "events.parquet")
     assert len(rows) == report["done"] + report["failed"]
@@ -446,7 +456,7 @@ def test_local_cluster_ctrl_c_leaves_a_consistent_output_and_a_rerun_finishes(co
     done = [r for r in rows if r["status"] == "done"]
     assert {r["recording_id"] for r in done if r["n_events"]} == set(counts)
     for r in done:
-        assert counts.get(r["recording_id"], 0) == r["n_events"] == len(reference[r["path"]]["events"])
+        assert counts.get(r["recording_id"], 0) == r["n_events"] == len(expected[r["path"]]["events"])
     assert not list(out.rglob("*.tmp-*"))
 
     # The rerun analyses only what was not done, and ends with the whole cohort.
@@ -454,10 +464,10 @@ def test_local_cluster_ctrl_c_leaves_a_consistent_output_and_a_rerun_finishes(co
     code, text = cli(*args[3:])
     again = json.loads(text)
     assert code == 1 and not again["interrupted"]
-    assert again["unchanged"] == report["done"] and again["done"] == N_NIGHTS and again["failed"] == 1
-    assert again["analysed"] == N_NIGHTS + 1 - report["done"]
+    assert again["unchanged"] == report["done"] and again["done"] == N_NIGHTS + 1 and again["failed"] == 1
+    assert again["analysed"] == N_NIGHTS + 2 - report["done"]
     events = read(out, "events.parquet")
-    assert len(events) == sum(len(d["events"]) for d in reference.values())
+    assert len(events) == sum(len(d["events"]) for d in expected.values())
     left = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     assert [p.cmdline() for p in left if "resource_tracker" not in " ".join(p.cmdline())] == []
 
