@@ -307,14 +307,22 @@ def _drop_crosstalk(acts: list[Activity], window_s: float, config: DetectorConfi
             continue
         kept.extend(a for a in group if a is best or a.channel == best.channel)
         i = j
-    return [a for a in kept if not _is_echo(a, kept, config)]
+    by_size = sorted(kept, key=lambda b: -b.peak)
+    return [a for a in kept if not _is_echo(a, by_size, config)]
 
 
-def _is_echo(a: Activity, others: list[Activity], config: DetectorConfig) -> bool:
-    """``a`` starts during (±crosstalk window) an activity on another channel 1/ratio its size."""
+def _is_echo(a: Activity, by_size: list[Activity], config: DetectorConfig) -> bool:
+    """``a`` starts during (±crosstalk window) an activity on another channel 1/ratio its size.
+
+    ``by_size`` is sorted largest first, so only the few much larger activities are looked at.
+    """
     w = config.crosstalk_window_s
-    return any(b.channel != a.channel and a.peak < config.crosstalk_ratio * b.peak
-               and b.onset_s - w - EPS_S <= a.onset_s <= b.end_s + w + EPS_S for b in others)
+    for b in by_size:
+        if not a.peak < config.crosstalk_ratio * b.peak:
+            return False
+        if b.channel != a.channel and b.onset_s - w - EPS_S <= a.onset_s <= b.end_s + w + EPS_S:
+            return True
+    return False
 
 
 def _by_channel(acts: list[Activity]) -> list[list[Activity]]:
