@@ -8,7 +8,7 @@ from fascdetect.regions import describe
 from fascdetect.tally import Tally
 
 COLUMNS = ("side", "region", "state", "twitches", "/min now", "/min avg", "bursts", "cramps", "longest cramp s",
-           "last event")
+           "last event", "motor units")
 GREY = QtGui.QColor(150, 150, 150)
 
 
@@ -35,10 +35,13 @@ class CountsTable(QtWidgets.QTableWidget):
         self.keys: list[tuple[str, str]] = []
 
     def refresh(self, tally: Tally, now_s: float, counted_s: float,
-                states: dict[tuple[str, str], str] | None = None) -> None:
+                states: dict[tuple[str, str], str] | None = None,
+                units: dict[tuple[str, str], str] | None = None) -> None:
         """``now_s``: stream time (for the recent rate); ``counted_s``: how long the tally has counted;
-        ``states``: (side, region) → rest | active | movement | unusable (a row not at rest is greyed)."""
+        ``states``: (side, region) → rest | active | movement | unusable (a row not at rest is greyed);
+        ``units``: (side, region) → provisional motor units and the last to fire (``LiveSession.unit_cells``)."""
         states = states or {}
+        units = units or {}
         keys = list(tally.counts)
         resize = keys != self.keys
         if resize:
@@ -51,7 +54,7 @@ class CountsTable(QtWidgets.QTableWidget):
             state = states.get(key, "")
             values = (c.side, c.region, state, str(c.twitches), f"{tally.recent_rate_per_min(*key, now_s):.1f}",
                       f"{summary[key]['twitches_per_min']:.2f}", str(c.bursts), str(c.cramps),
-                      f"{c.cramp_longest_s:.1f}", clock(c.last_event_s))
+                      f"{c.cramp_longest_s:.1f}", clock(c.last_event_s), units.get(key, ""))
             for col, text in enumerate(values):
                 item = self.item(row, col)
                 if item is None:

@@ -265,7 +265,7 @@ class MonitorWindow(QtWidgets.QMainWindow):
         if self.session is not None and self.session is self._shown:
             status = self.session.status()
             self.counts.refresh(self.tally, status.data_s, status.data_s - self.counted_from_s,
-                                region_states(status.states, self.session.channels))
+                                region_states(status.states, self.session.channels), self.session.unit_cells())
             self.channel_list.refresh(status.noise_floor, status.mains_uv, status.clipped_s, status.states)
 
     def _take_events(self, events: list[Event]) -> None:

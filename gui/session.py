@@ -27,6 +27,7 @@ from fascdetect.errors import FascdetectError
 from fascdetect.model import Block, Channel, Event
 from fascdetect.pipeline import Pipeline
 from fascdetect.sources import Source
+from fascdetect.units import UnitSorter
 from gui.provisional import twitch_key
 from gui.recording import LiveRecording
 from gui.ring import SampleRing
@@ -118,6 +119,8 @@ class LiveSession(QtCore.QObject):
         self._gap_samples = 0
         self._samples = 0
         self._last_block_wall = 0.0
+        self.units: UnitSorter | None = None
+        """Putative motor units, provisional while streaming (issue 13; the worker feeds it)."""
 
     # -- UI thread --------------------------------------------------------------
     def start(self) -> None:
@@ -141,6 +144,14 @@ class LiveSession(QtCore.QObject):
             out = list(self._events)
             self._events.clear()
         return out
+
+    def unit_cells(self) -> dict[tuple[str, str], str]:
+        """(side, region) → '2 · last R-ADM/~1': provisional motor units so far and the one that fired last."""
+        units = self.units
+        if units is None:
+            return {}
+        last = dict(units.last_fired)
+        return {key: f"{n} · last {last[key]}" if key in last else str(n) for key, n in units.live_units().items()}
 
     def take(self) -> tuple[list[Event], list[Event]]:
         """(open episodes' events as they stand, final events since the last call), from one pipeline state:
@@ -182,6 +193,7 @@ class LiveSession(QtCore.QObject):
                 source.close()
                 return
             pipeline = Pipeline(source.channels, self.config)
+            self.units = UnitSorter(source.channels, detector=pipeline.config)
             self._prepare(source.channels)
             self._status.state = "running"
             self._emit(self.opened)
@@ -225,6 +237,8 @@ class LiveSession(QtCore.QObject):
                 if self._recording is not None:
                     self._recording.write(block)
                 step = pipeline.feed(block)
+                if self.units is not None:
+                    self.units.feed(block, step.filtered, step.events, pipeline.earliest_open_s)
                 provisional = None
                 # Final events always come with a fresh classification, so the two never overlap.
                 if step.events or time.monotonic() >= next_provisional:
