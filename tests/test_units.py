@@ -82,15 +82,26 @@ def test_one_unit_drifting_20_percent_stays_one_unit(seed, amp, triphasic):
 
 @PROPERTY
 @given(seed=st.integers(0, 10_000),
-       sizes=st.lists(st.integers(1, 9000), min_size=1, max_size=8).filter(lambda s: sum(s) >= 4000))
-def test_assignment_does_not_depend_on_chunking(seed, sizes):
+       sizes=st.lists(st.integers(1, 9000), min_size=1, max_size=8).filter(lambda s: sum(s) >= 4000),
+       cramp=st.booleans())
+def test_assignment_does_not_depend_on_chunking(seed, sizes, cramp):
+    """Whole or in any blocks, the same units and labels. With a 6 s cramp on a second channel, the foot's
+    episodes stay open for seconds, and the twitches around it must still find their samples in the ring."""
     x, _ = scene(seed, [BIPHASIC, TRIPHASIC], [90.0, 140.0], duration_s=40.0)
-    whole_events, whole = sort_blocks([Block(CHANNELS, FS_HZ, 0, x)], CHANNELS)
-    part_events, parts = sort_blocks(chunked(CHANNELS, x, sizes), CHANNELS)
+    channels = CHANNELS
+    if cramp:
+        channels = emg_channels(["EMG R-ADM", "EMG R-AbH"])
+        rng = np.random.default_rng(seed)
+        second = noise(rng, 1, 40.0)
+        second[0, 30_000:42_000] += rng.normal(0, 60, 12_000).astype(np.float32)
+        x = np.vstack([x, second])
+    whole_events, whole = sort_blocks([Block(channels, FS_HZ, 0, x)], channels)
+    part_events, parts = sort_blocks(chunked(channels, x, sizes), channels)
     assert whole_events == part_events
     assert whole.labels == parts.labels
     assert whole.units == parts.units
     assert len(whole.units) == 2
+    assert not cramp or any(e.kind == "cramp" for e in whole_events)
 
 
 def test_quiet_channel_gives_no_units_not_none():
