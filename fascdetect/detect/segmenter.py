@@ -164,7 +164,8 @@ class RunTracker:
               floor: np.ndarray, bad_before: bool) -> list[Segment]:
         """Discharges inside the run's part [s, e) of this chunk."""
         env = chunk.env[lane, s:e]
-        absmax = np.maximum(chunk.high[lane], -chunk.low[lane])
+        high = chunk.high[lane, s:e]
+        low = chunk.low[lane, s:e]
         k = np.arange(chunk.start + s - run.start, chunk.start + e - run.start, dtype=np.float64) / self.decay_bins
         with np.errstate(divide="ignore"):
             log_env = np.log(env.astype(np.float64))
@@ -173,32 +174,48 @@ class RunTracker:
         # env >= fraction * peak(n), with peak(n) = max_k env[k] * exp(-(n - k) / decay)
         strong = (log_env >= self._log_fraction + lift - k).view(np.int8)
         edges = np.diff(np.concatenate(([0], strong, [0])))
-        region_starts = np.flatnonzero(edges == 1).tolist()
-        region_ends = np.flatnonzero(edges == -1).tolist()
+        region_starts = np.flatnonzero(edges == 1)
+        region_ends = np.flatnonzero(edges == -1)
         out: list[Segment] = []
-        if run.open is not None and (not region_starts or region_starts[0] > 0):
+        if run.open is not None and (not region_starts.size or region_starts[0] > 0):
             out.extend(self._close(lane, run, chunk.start + s, False))
-        for i, j in zip(region_starts, region_ends):
-            a, b = s + i, s + j
+        if not region_starts.size:
+            return out
+        # Every discharge's measures at once: reduceat over [start, end) pairs of the strong
+        # stretches (arrays padded by one so an end at the chunk's end is a valid index).
+        absmax = np.maximum(high, -low)
+        idx = np.empty(2 * region_starts.size, dtype=np.int64)
+        idx[0::2], idx[1::2] = region_starts, region_ends
+
+        def over(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
+            return ufunc.reduceat(np.append(x, x[:1]), idx)[0::2]
+
+        peaks = over(np.maximum, absmax)
+        highs = over(np.maximum, high)
+        lows = over(np.minimum, low)
+        sums = over(np.add, env.astype(np.float64))
+        maxes = over(np.maximum, env)
+        above = over(np.maximum, (env > thr_on[s:e]).view(np.int8))
+        for n, (i, j) in enumerate(zip(region_starts.tolist(), region_ends.tolist())):
             part = _Discharge(
-                start=chunk.start + a,
-                peak=float(absmax[a:b].max()),
-                peak_bin=chunk.start + a + int(np.argmax(absmax[a:b])),
-                high=float(chunk.high[lane, a:b].max()),
-                low=float(chunk.low[lane, a:b].min()),
-                env_sum=float(env[i:j].sum(dtype=np.float64)),
-                env_max=float(env[i:j].max()),
-                n=b - a,
-                has_on=bool((env[i:j] > thr_on[a:b]).any()),
+                start=chunk.start + s + i,
+                peak=float(peaks[n]),
+                peak_bin=chunk.start + s + i + int(np.argmax(absmax[i:j])),
+                high=float(highs[n]),
+                low=float(lows[n]),
+                env_sum=float(sums[n]),
+                env_max=float(maxes[n]),
+                n=j - i,
+                has_on=bool(above[n]),
                 bad=bad_before and i == 0,
-                floor=float(floor[a]),
+                floor=float(floor[s + i]),
             )
             if i == 0 and run.open is not None:
                 run.open.extend(part)
             else:
                 run.open = part
             if j < e - s:
-                out.extend(self._close(lane, run, chunk.start + b, False))
+                out.extend(self._close(lane, run, chunk.start + s + j, False))
         return out
 
     def _close(self, lane: int, run: _Run, end: int, bad_after: bool) -> list[Segment]:
