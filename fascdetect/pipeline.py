@@ -362,6 +362,9 @@ class Pipeline:
             if not pending:
                 continue
             safe = np.inf if final else min(ch.safe_s(side) for ch in self.chains.values())
+            # An episode is final only when all of it is, so nothing is while no activity is.
+            if not final and not any(a.end_s + reach_s(a, self._gap_s, self.config) < safe for a in pending):
+                continue
             keep: list[Activity] = []
             for episode in split_episodes(pending, self._gap_s, self.config):
                 if max(a.end_s + reach_s(a, self._gap_s, self.config) for a in episode) < safe:

@@ -403,7 +403,11 @@ class LocalReference:
                                 s.end + self.guard_bins, s.end + self.guard_bins + half] for s in whole]) - h0
             lanes = np.array([s.lane for s in whole])
             idx = starts[:, :, None] + np.arange(half)
-            medians = np.median(self._hist[lanes[:, None, None], idx], axis=2).min(axis=1)
+            windows = self._hist[lanes[:, None, None], idx]
+            # The median by one partition (what np.median does, without its checks): the mean of the
+            # two middle values of an even window, the middle one of an odd one.
+            mid = [half // 2 - 1, half // 2] if half % 2 == 0 else [half // 2]
+            medians = np.partition(windows, mid, axis=2)[:, :, mid].mean(axis=2).min(axis=1)
             out.extend(replace(s, local=max(float(m), s.floor * 1e-3)) for s, m in zip(whole, medians))
         return out
 
