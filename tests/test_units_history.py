@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime
 
@@ -87,3 +88,18 @@ def test_report_shows_recurring_and_new_units(history):
     assert 'id="motor-units"' in html
     assert "2 of 3 nights" in html
     assert "first appeared on the night of 2026-01-07" in html
+
+
+def test_cli_nights_of_one_simulated_person_show_recurring_units(tmp_path, capsys):
+    """simulate --nights (one person: the same units every night) -> history add -> report, through the CLI."""
+    from fascdetect.cli import main
+
+    sim, db, out = tmp_path / "sim", tmp_path / "h.sqlite3", tmp_path / "report.html"
+    assert main(["simulate", "--nights", "3", "--start", "2026-03-02", "--out", str(sim), "--duration", "3m",
+                 "--sides", "R", "--emg-regions", "ADM", "--acc-regions", "", "--no-progress"]) == 0
+    assert main(["history", "add", "--no-progress", "--db", str(db), *sorted(map(str, sim.glob("*.edf")))]) == 0
+    assert main(["report", "--db", str(db), "--out", str(out)]) == 0
+    capsys.readouterr()
+    html = out.read_text()
+    assert 'id="motor-units"' in html
+    assert re.search(r"<td>[23] of 3 nights</td>", html), html[html.index('id="motor-units"'):][:3000]

@@ -135,15 +135,17 @@ def _nights(args: argparse.Namespace, scenario, duration_s: float) -> int:
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
     planned = plan(args.nights, scenario.start.date(), duration_s, args.seed, scenario)
     for p in planned:
+        # One simulated person: the same fasciculating motor units every night (issue 13), other draws new.
         _write(p.scenario, p.seed, duration_s, out / f"{p.night.isoformat()}.edf", args.bdf, args.overwrite,
-               not args.no_progress)
+               not args.no_progress, unit_seed=args.seed)
     diary = out / "diary.tsv"
     write_tsv(diary, [(p.night.isoformat(), list(p.tags), [], p.note) for p in planned if p.tags or p.note])
     print(f"diary: {diary} (load it with: fascdetect diary import {diary})")
     return 0
 
 
-def _write(scenario, seed: int, duration_s: float, out: Path, bdf: bool, overwrite: bool, progress: bool) -> None:
+def _write(scenario, seed: int, duration_s: float, out: Path, bdf: bool, overwrite: bool, progress: bool,
+           unit_seed: int | None = None) -> None:
     from tqdm import tqdm
 
     from fascdetect.io.edf_write import EdfWriter
@@ -151,7 +153,7 @@ def _write(scenario, seed: int, duration_s: float, out: Path, bdf: bool, overwri
     from firmware_sim.truth import TruthTsv
 
     truth_path = out.with_name(out.stem + ".truth.tsv")
-    gen = Generator(scenario, seed, duration_s=duration_s)
+    gen = Generator(scenario, seed, duration_s=duration_s, unit_seed=unit_seed)
     show = progress and duration_s >= PROGRESS_MIN_S
     with EdfWriter(out, gen.channels, gen.start, bdf=bdf, overwrite=overwrite) as edf, \
             TruthTsv(truth_path) as tsv, \
