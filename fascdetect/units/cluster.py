@@ -159,8 +159,11 @@ def _merge(wides, ext, labels, offsets, var, g: Geometry, config: SortConfig):
         if len(keys) < 2:
             return labels, offsets
         counts = {k: int((labels == k).sum()) for k in keys}
-        exts = {k: g.core_ext(medians[k]) for k in keys}
-        cores = {k: exts[k][g.shift: g.shift + g.core_n] for k in keys}
+        wide_shift = max(g.shift, min(round(config.merge_shift_s * g.fs_hz), g.before - g.core_before,
+                                      g.after - g.core_after))
+        lo, hi = g.before - g.core_before - wide_shift, g.before + g.core_after + wide_shift
+        exts = {k: medians[k][lo:hi] for k in keys}
+        cores = {k: exts[k][wide_shift: wide_shift + g.core_n] for k in keys}
         best = None
         for a_i, a in enumerate(keys):
             for b in keys[a_i + 1:]:
@@ -171,7 +174,7 @@ def _merge(wides, ext, labels, offsets, var, g: Geometry, config: SortConfig):
                        + config.merge_tolerance ** 2 * big)
                 q = float(d2[lag]) / tol
                 if q <= 1.0 and (best is None or q < best[0]):
-                    best = (q, a, b, lag - g.shift)
+                    best = (q, a, b, lag - wide_shift)
         if best is None:
             return labels, offsets
         _, a, b, lag = best

@@ -19,9 +19,10 @@ class SortConfig:
     """Start of the longer window the template (median waveform) is described on (s before the peak)."""
     wide_after_s: float = 0.020
     """End of that longer window (s after the peak): long enough for a 25 ms potential's phases and duration."""
-    align_smooth_s: float = 0.003
-    """Waveforms are aligned on the peak of their energy smoothed over this long (s): the largest |sample|
-    of a potential with two near-equal phases flips between them from twitch to twitch; this does not."""
+    align_smooth_s: float = 0.008
+    """Waveforms are aligned on the peak of their energy smoothed by a Hann window this long (s): the
+    largest |sample| of a potential with two near-equal phases flips between them from twitch to twitch
+    (and a 3 ms window still did for phases 5 ms apart, splitting broad units); this does not."""
     max_shift_s: float = 0.002
     """Waveforms are then compared at the best lag within ± this (s): what noise leaves of alignment jitter."""
     peak_search_s: float = 0.030
@@ -38,6 +39,9 @@ class SortConfig:
     shape_tolerance: float = 0.2
     """Relative difference of shape allowed on top of noise (and gain), as a fraction of the template's
     norm. Simulated units of one muscle differ by 0.3-2; below about 0.2 they cannot be told apart."""
+    merge_shift_s: float = 0.006
+    """Templates (clean medians) are compared for merging at the best lag within ± this (s), wider than
+    waveforms: a unit whose members were aligned on two different phases merges back into one."""
     merge_tolerance: float = 0.2
     """Two clusters merge when their templates differ by at most this fraction (plus their noise)."""
     min_twitches: int = 3

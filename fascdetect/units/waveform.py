@@ -103,7 +103,7 @@ class FilteredRing:
 
 
 def extract(ring: FilteredRing, event: Event, geometry: Geometry) -> Waveform | None:
-    """The event's waveform aligned on its largest |sample| near onset; None if its samples are not held."""
+    """The event's waveform aligned on the peak of its smoothed energy near onset; None if its samples are not held."""
     row = ring.rows.get(event.channel)
     if row is None:
         return None
@@ -116,15 +116,17 @@ def extract(ring: FilteredRing, event: Event, geometry: Geometry) -> Waveform | 
     if x is None:
         return None
     # The peak of the smoothed energy, not of |x|: the largest |sample| of a potential with two near-equal
-    # phases flips between them from one twitch to the next; the energy's peak stays between them.
-    energy = np.convolve(x.astype(np.float64) ** 2, np.ones(g.smooth), mode="valid")
+    # phases flips between them from one twitch to the next; the energy's peak (Hann-weighted, so it has
+    # one peak even for a narrow potential) stays between them.
+    energy = np.convolve(x.astype(np.float64) ** 2, np.hanning(g.smooth + 2)[1:-1], mode="valid")
     peak = lo + int(np.argmax(energy))
     wide = ring.span(row, peak - g.before, peak + g.after)
     quiet = ring.span(row, peak - g.before - g.noise, peak - g.before)
     if wide is None or quiet is None:
         return None
+    wide = wide.astype(np.float64)
     noise = MAD_TO_SD * float(np.median(np.abs(quiet - np.median(quiet))))
-    return Waveform(event.channel, event.onset_s, peak, wide.astype(np.float64), noise)
+    return Waveform(event.channel, event.onset_s, peak, wide, noise)
 
 
 def emg_groups(channels: list[Channel] | tuple[Channel, ...]) -> dict[float, list[Channel]]:
