@@ -259,6 +259,9 @@ class Pipeline:
         self.emg_regions = {s: frozenset(c.region for c in self.channels if c.side == s and c.modality == "EMG")
                             for s in self.sides}
         self._pending: dict[str, list[Activity]] = {s: [] for s in self.sides}
+        # Per side, the earliest time a pending activity stops reaching further (end + reach): no
+        # episode can be final before it, so feed need not split the pending ones until then.
+        self._first_free: dict[str, float] = {s: np.inf for s in self.sides}
         self._gap_s = link_gap_s(self.config)
         # Where the latest final movement (per side) and activity or cramp (per channel) ended: the rest state.
         self._not_rest_until: dict[str, float] = {}
@@ -354,6 +357,9 @@ class Pipeline:
     def _add(self, acts: list[Activity]) -> None:
         for a in acts:
             self._pending[a.side].append(a)
+            free = a.end_s + reach_s(a, self._gap_s, self.config)
+            if free < self._first_free[a.side]:
+                self._first_free[a.side] = free
 
     def _finalize(self, final: bool) -> list[Event]:
         events: list[Event] = []
@@ -363,7 +369,7 @@ class Pipeline:
                 continue
             safe = np.inf if final else min(ch.safe_s(side) for ch in self.chains.values())
             # An episode is final only when all of it is, so nothing is while no activity is.
-            if not final and not any(a.end_s + reach_s(a, self._gap_s, self.config) < safe for a in pending):
+            if not final and not self._first_free[side] < safe:
                 continue
             keep: list[Activity] = []
             for episode in split_episodes(pending, self._gap_s, self.config):
@@ -372,6 +378,8 @@ class Pipeline:
                 else:
                     keep.extend(episode)
             self._pending[side] = keep
+            self._first_free[side] = min((a.end_s + reach_s(a, self._gap_s, self.config) for a in keep),
+                                         default=np.inf)
         for e in events:
             _mark_not_rest(self._not_rest_until, e, self.config)
         return events

@@ -12,7 +12,7 @@ window has arrived, so the measure too is independent of chunking.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -408,7 +408,7 @@ class LocalReference:
             # two middle values of an even window, the middle one of an odd one.
             mid = [half // 2 - 1, half // 2] if half % 2 == 0 else [half // 2]
             medians = np.partition(windows, mid, axis=2)[:, :, mid].mean(axis=2).min(axis=1)
-            out.extend(replace(s, local=max(float(m), s.floor * 1e-3)) for s, m in zip(whole, medians))
+            out.extend(_with_local(s, max(float(m), s.floor * 1e-3)) for s, m in zip(whole, medians))
         return out
 
     def _measure(self, seg: Segment) -> Segment:
@@ -422,4 +422,9 @@ class LocalReference:
         half = self.ref_bins // 2
         levels = [float(np.median(w)) for side in (pre, post) for w in (side[:half], side[half:]) if w.size]
         local = max(min(levels) if levels else seg.floor, seg.floor * 1e-3)
-        return replace(seg, local=local)
+        return _with_local(seg, local)
+
+
+def _with_local(s: Segment, local: float) -> Segment:
+    """``replace(s, local=local)``, several times faster (tens of thousands of segments an hour)."""
+    return Segment(s.lane, s.start, s.end, s.peak, s.peak_bin, s.high, s.low, s.mean_env, s.snr, s.bad, s.floor, local)
