@@ -145,7 +145,8 @@ def test_analyze_file_with_each_foot_in_its_own_process(tmp_path, capsys):
     assert {u["side"] for u in units} == {"L", "R"}
     for u in units:
         assert u["twitches"] == sum(e["motor_unit"] == u["name"] for e in twitches) >= 3
-        rest = next(r["rest_s"] for r in doc["summary"]["regions"] if (r["side"], r["region"]) == (u["side"], u["region"]))
+        rest = next(r["rest_s"] for r in doc["summary"]["regions"]
+                    if (r["side"], r["region"]) == (u["side"], u["region"]))
         assert u["twitches_per_min"] == round(u["twitches"] / (rest / 60), 3)
         assert u["first_s"] <= u["last_s"] and u["phases"] >= 2 and 0 <= u["doublet_fraction"] <= 1
         assert len(u["template"]["uv"]) == round(0.035 * u["template"]["fs_hz"])

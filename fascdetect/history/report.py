@@ -255,13 +255,15 @@ def _motor_units_section(period: N.Period) -> str:
         for t in [t for t in tracks if (t.side, t.region) == key]:
             latest = t.seen[-1]
             out.append(f"<tr><td>{escape(N.short_name(key))}</td><td>{t.number}</td>"
-                       f"<td>{len(t.nights)} of {len(recorded)} nights</td><td>{t.nights[0]}</td><td>{t.nights[-1]}</td>"
+                       f"<td>{len(t.nights)} of {len(recorded)} nights</td><td>{t.nights[0]}</td>"
+                       f"<td>{t.nights[-1]}</td>"
                        f'<td class="num">{t.twitches}</td><td class="num">{latest["median_peak_uv"]:.0f}</td>'
                        f'<td class="num">{latest["phases"]}</td></tr>')
             if t.nights[0] > first_night:
                 new.append(f"{N.short_name(key)} unit {t.number} first appeared on the night of {t.nights[0]}")
     out.append("</table>")
-    out.append(f"<p>{escape('; '.join(new) + '.' if new else 'No new unit appeared after the first recorded night.')}</p>")
+    news = "; ".join(new) + "." if new else "No new unit appeared after the first recorded night."
+    out.append(f"<p>{escape(news)}</p>")
     out.append(f'<p class="small">A unit is a group of at least 3 alike twitches on one channel. Units of two nights '
                f"match when their median waveforms differ by less than {SAME_UNIT_DISTANCE:g} of their size at the "
                "best alignment and gain (docs/motor-units.md).</p></section>")

@@ -32,7 +32,7 @@ class SortConfig:
     noise_factor: float = 2.0
     """A waveform fits a template when their squared difference is at most ``noise_factor`` × the noise
     energy of the window (n·σ², with the template's own noise added) plus ``shape_tolerance``² of the
-    template's energy; 2.0 is about the 99th percentile of noise alone over a 24-sample window."""
+    template's energy; 2.0 lies just above the 99th percentile of noise alone over a 24-sample window (1.8)."""
     max_gain: float = 1.3
     """A waveform may be up to this factor larger or smaller than its template at no cost: a unit's
     amplitude drifts by ±20 % over a night (electrode contact, temperature); its shape does not."""

@@ -86,7 +86,8 @@ def match_units(units: Sequence[dict[str, Any]], threshold: float = SAME_UNIT_DI
     by_recording: dict[int, list[dict[str, Any]]] = {}
     for u in units:
         by_recording.setdefault(u["recording_id"], []).append(u)
-    order = sorted(by_recording, key=lambda rid: (by_recording[rid][0]["night"], by_recording[rid][0].get("start", ""), rid))
+    order = sorted(by_recording, key=lambda rid: (by_recording[rid][0]["night"],
+                                                  by_recording[rid][0].get("start", ""), rid))
     counters: dict[tuple[str, str], int] = {}
     for rid in order:
         rec_units = by_recording[rid]
