@@ -38,10 +38,12 @@ class Tally:
     """Accumulates events; ``rows()`` gives per-region counts in catalogue order."""
 
     def __init__(self, regions: list[tuple[str, str]], window_s: float = 60.0,
-                 margins_s: tuple[float, float] = (0.5, 1.0)) -> None:
-        """``margins_s``: how far around a movement and around a muscle's activity twitches are not counted."""
+                 margins_s: tuple[float, float] = (0.5, 1.0), origin_s: float = 0.0) -> None:
+        """``margins_s``: how far around a movement and around a muscle's activity twitches are not counted;
+        ``origin_s``: stream time the tally counts from (a live display's reset), so durations start there."""
         self.window_s = window_s
         self.margins_s = margins_s
+        self.origin_s = origin_s
         self.not_rest: dict[tuple[str, str], list[tuple[float, float]]] = {}
         order = {code: i for i, code in enumerate(REGIONS)}
         self.counts = {key: RegionCount(*key) for key in sorted(set(regions), key=lambda k: (k[0], order[k[1]]))}
@@ -88,7 +90,8 @@ class Tally:
 
     def rest_s(self, side: str, region: str, duration_s: float, unusable_s: float = 0.0) -> float:
         """Seconds of ``duration_s`` when twitches could be counted on this region (overlaps counted once)."""
-        spans = sorted(self.not_rest.get((side, "*"), []) + self.not_rest.get((side, region), []))
+        spans = sorted((lo - self.origin_s, hi - self.origin_s)
+                       for lo, hi in self.not_rest.get((side, "*"), []) + self.not_rest.get((side, region), []))
         busy, end = 0.0, 0.0
         for lo, hi in spans:
             lo, hi = max(lo, end, 0.0), min(hi, duration_s)

@@ -15,6 +15,7 @@ from typing import Callable
 
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
+from fascdetect.foot_geometry import OUTLINE, SHAPES
 from fascdetect.model import Event
 from fascdetect.regions import SIDE_NAMES
 
@@ -28,26 +29,8 @@ STATE_GREY = QtGui.QColor(205, 205, 205)
 STATE_WORDS = {"active": "active", "movement": "moving", "unusable": "no signal"}
 """What a greyed region says instead of its rate."""
 
-# Region shapes in foot coordinates: x from medial (0) to lateral (1), y from toe tips (0) to heel (1);
-# the leg is drawn below the heel (y > 1). (view, centre x, centre y, width, height)
-SHAPES: dict[str, tuple[str, float, float, float, float]] = {
-    "EHL": ("top", 0.22, 0.28, 0.22, 0.34),
-    "EDB": ("top", 0.62, 0.52, 0.38, 0.24),
-    "PER": ("top", 0.90, 0.80, 0.16, 0.34),
-    "TA": ("top", 0.40, 1.16, 0.42, 0.18),
-    "FHL": ("sole", 0.20, 0.12, 0.24, 0.17),
-    "AbH": ("sole", 0.16, 0.60, 0.20, 0.40),
-    "FDB": ("sole", 0.50, 0.52, 0.30, 0.38),
-    "ADM": ("sole", 0.86, 0.64, 0.18, 0.42),
-    "GAS": ("sole", 0.50, 1.16, 0.56, 0.18),
-}
 VIEWS = ("top", "sole")
 VIEW_TITLES = {"top": "top, shin", "sole": "sole, calf"}
-# Outline of a right foot (medial edge at x=0), toes up.
-_OUTLINE = ((0.05, 0.06), (0.18, 0.0), (0.35, 0.03), (0.55, 0.07), (0.75, 0.12), (0.92, 0.22), (1.0, 0.38),
-            (1.0, 0.60), (0.95, 0.80), (0.88, 0.95), (0.70, 1.02), (0.45, 1.02), (0.25, 0.95), (0.18, 0.80),
-            (0.10, 0.62), (0.02, 0.42), (0.0, 0.22))
-
 
 def rate_colour(rate_per_min: float) -> QtGui.QColor:
     """Pale yellow at zero through orange to dark red at RATE_FULL_SCALE_PER_MIN."""
@@ -184,7 +167,7 @@ class FootMap(QtWidgets.QWidget):
         def to_px(x: float, y: float) -> QtCore.QPointF:
             return QtCore.QPointF(left + (1 - x if mirror else x) * foot_w, top + y * foot_h)
 
-        outline = QtGui.QPolygonF([to_px(x, y) for x, y in _OUTLINE])
+        outline = QtGui.QPolygonF([to_px(x, y) for x, y in OUTLINE])
         p.setPen(QtGui.QPen(QtGui.QColor(120, 110, 100), 1.5))
         p.setBrush(QtGui.QColor(238, 228, 215))
         p.drawPolygon(outline)

@@ -209,8 +209,8 @@ class MonitorWindow(QtWidgets.QMainWindow):
             self.status.showMessage(error, 30000)
 
     def reset_counts(self) -> None:
-        self.tally = Tally(list(self.tally.counts))
         self.counted_from_s = self.session.status().data_s if self.session is not None else 0.0
+        self.tally = Tally(list(self.tally.counts), origin_s=self.counted_from_s)
         self.foot_map.reset()
         self.timeline.clear_events()
         self.alert.clear()

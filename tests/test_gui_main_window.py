@@ -197,7 +197,10 @@ def test_reset_counts_starts_the_tally_again(qtbot, window):
     assert reset_at > 0
     qtbot.waitUntil(lambda: sum(c.twitches for c in window.tally.counts.values()) >= 10, timeout=30_000)
     window.refresh_tables()
-    counted_min = (window.session.status().data_s - reset_at) / 60
+    counted_s = window.session.status().data_s - reset_at
     busiest = max(window.tally.counts.values(), key=lambda c: c.twitches)
     shown = float(window.counts.cell_text(busiest.side, busiest.region, "/min avg"))
-    assert shown == pytest.approx(busiest.twitches / counted_min, rel=0.05, abs=0.02)
+    # Per minute of rest since the reset: the time counted, less that region's activity (and its margins).
+    rest_min = window.tally.rest_s(busiest.side, busiest.region, counted_s) / 60
+    assert 0 < rest_min <= counted_s / 60
+    assert shown == pytest.approx(busiest.twitches / rest_min, rel=0.05, abs=0.02)

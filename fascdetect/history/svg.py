@@ -11,6 +11,8 @@ from __future__ import annotations
 from html import escape
 from typing import Sequence
 
+from fascdetect.foot_geometry import OUTLINE, SHAPES
+
 RATE_FULL_SCALE_PER_MIN = 10.0
 """Nightly rates at or above this get the darkest colour (a few per minute is common)."""
 INK = "#222"
@@ -248,24 +250,6 @@ def raster(rows: Sequence[str], length_s: float, start_clock_s: float,
     return _svg(width, height, body, label)
 
 
-# Foot geometry, as in the monitor's foot map (gui/foot_map.py): x from medial (0) to lateral (1), y from toe
-# tips (0) to heel (1), the leg below (y > 1). (view, centre x, centre y, width, height)
-FOOT_SHAPES: dict[str, tuple[str, float, float, float, float]] = {
-    "EHL": ("top", 0.22, 0.28, 0.22, 0.34),
-    "EDB": ("top", 0.62, 0.52, 0.38, 0.24),
-    "PER": ("top", 0.90, 0.80, 0.16, 0.34),
-    "TA": ("top", 0.40, 1.16, 0.42, 0.18),
-    "FHL": ("sole", 0.20, 0.12, 0.24, 0.17),
-    "AbH": ("sole", 0.16, 0.60, 0.20, 0.40),
-    "FDB": ("sole", 0.50, 0.52, 0.30, 0.38),
-    "ADM": ("sole", 0.86, 0.64, 0.18, 0.42),
-    "GAS": ("sole", 0.50, 1.16, 0.56, 0.18),
-}
-_OUTLINE = ((0.05, 0.06), (0.18, 0.0), (0.35, 0.03), (0.55, 0.07), (0.75, 0.12), (0.92, 0.22), (1.0, 0.38),
-            (1.0, 0.60), (0.95, 0.80), (0.88, 0.95), (0.70, 1.02), (0.45, 1.02), (0.25, 0.95), (0.18, 0.80),
-            (0.10, 0.62), (0.02, 0.42), (0.0, 0.22))
-
-
 def foot_map(rates: dict[tuple[str, str], tuple[float, str]], label: str, cramped: set[tuple[str, str]] = frozenset()
              ) -> str:
     """Both feet, top and sole, regions coloured by rate; ``rates[(side, region)] = (rate, tooltip)``.
@@ -293,10 +277,10 @@ def foot_map(rates: dict[tuple[str, str], tuple[float, str]], label: str, crampe
         def py(yf: float) -> float:
             return oy + yf * fh * 0.78
 
-        pts = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in _OUTLINE)
+        pts = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in OUTLINE)
         body.append(f'<polygon points="{pts}" fill="#fafafa" stroke="{MUTED}" stroke-width="1.2"/>')
         body.append(_text(ox + fw / 2, 14, f"{'left' if side == 'L' else 'right'} {view}", 10, "middle", MUTED))
-        for code, (v, cx, cy, w, h) in FOOT_SHAPES.items():
+        for code, (v, cx, cy, w, h) in SHAPES.items():
             if v != view:
                 continue
             key = (side, code)
