@@ -16,7 +16,7 @@ import time
 
 from benchmarks import machine
 
-PRESETS = ("rest", "night", "post-exercise", "little-toe", "als-like", "noisy")
+PRESETS = ("rest", "night", "post-exercise", "little-toe", "als-like", "noisy", "restless", "walking")
 SNR_DB = (12.0, 18.0, 24.0, 30.0)
 SEEDS = (11, 12)
 
