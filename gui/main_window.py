@@ -41,8 +41,35 @@ log = logging.getLogger(__name__)
 FRAME_HZ = 30.0
 TABLES_EVERY_FRAMES = 10
 """Text tables change slowly and cost more to update than the traces: refreshed every 10th frame (3 Hz)."""
+TRIM_EVERY_S = 60.0
+"""How often freed heap memory is handed back to the system (see ``release_freed_memory``)."""
 HISTORY_S = 30.0
 """Ring-buffer length: the longest trace window offered."""
+
+
+def _libc_trim():
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+        return None
+
+
+_MALLOC_TRIM = _libc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give memory freed by Python, numpy and Qt back to the system.
+
+    With a worker thread and a UI thread, glibc's allocator keeps the peak of
+    each arena: after a burst of temporary arrays (a long cramp's episode
+    re-classified) RSS steps up and stays there, although the memory is
+    free. Measured over an 8 h replay at 10×: RSS 216 → 271 MB in steps;
+    after a trim it falls back to the live size.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class FrameMeter:
@@ -115,6 +142,10 @@ class MonitorWindow(QtWidgets.QMainWindow):
         self.timer.setInterval(round(1000 / FRAME_HZ))
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
+        self.trim_timer = QtCore.QTimer(self)
+        self.trim_timer.setInterval(round(TRIM_EVERY_S * 1000))
+        self.trim_timer.timeout.connect(release_freed_memory)
+        self.trim_timer.start()
 
     def _layout(self) -> None:
         self.tabs = QtWidgets.QTabWidget()
@@ -279,5 +310,6 @@ class MonitorWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.timer.stop()
+        self.trim_timer.stop()
         self.stop_session()
         super().closeEvent(event)

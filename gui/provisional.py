@@ -62,6 +62,8 @@ class TwitchBook:
         self.fresh_final_total = 0
         """Twitches first seen when already final (never shown provisionally)."""
         self.changed = False
+        self.version = 0
+        """Counts the updates that changed what is marked (a view compares it with the one it drew)."""
         self.fresh_final = 0
         """How many of the last ``update``'s fresh twitches were final when first seen (the first ones returned)."""
         """The last ``update`` changed what is marked (a twitch appeared, was confirmed or withdrawn)."""
@@ -97,6 +99,7 @@ class TwitchBook:
         self.shown_total += len(fresh)
         self.changed = bool(fresh) or before != (len(self.provisional), len(self.withdrawn), self.confirmed,
                                                  self.withdrawn_total)
+        self.version += self.changed
         return fresh
 
     def clear(self) -> None:

@@ -403,6 +403,7 @@ class TraceView(pg.GraphicsLayoutWidget):
         self.events: deque[Event] = deque(maxlen=MAX_MARKERS)
         self.clock = SmoothClock()
         self._markers_stale = False
+        self._book_version = -1
         self._frame = 0
 
     def set_channels(self, channels: tuple[Channel, ...], slots: dict[str, TraceSlot]) -> None:
@@ -459,7 +460,10 @@ class TraceView(pg.GraphicsLayoutWidget):
         shown_s = self.clock(now_s, wall_s)
         self._frame += 1
         points = 0
-        markers_changed = self._markers_stale or (book is not None and (book.fading or book.changed))
+        markers_changed = self._markers_stale or (book is not None and (book.fading or
+                                                                        book.version != self._book_version))
+        if book is not None:
+            self._book_version = book.version
         for foot in self.feet.values():
             foot.scroller.setPos(-shown_s, 0)
             view = foot.plot.getViewBox()
