@@ -42,16 +42,22 @@ def test_different_seeds_differ():
     assert a.truth != b.truth
 
 
+def read_in_ticks(gen: Generator, ticks: list[int]) -> list:
+    """Read a generator to its end in chunks of the given numbers of ticks (cycling)."""
+    chunks, i = [], 0
+    while not gen.finished:
+        chunks.append(gen.read(ticks[i % len(ticks)] * gen.tick_s))
+        i += 1
+    return chunks
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 1000), ticks=st.lists(st.integers(1, 6000), min_size=1, max_size=40))
 def test_any_chunking_gives_identical_samples_and_truth(seed, ticks):
     duration_s = 60.0
     whole = simulate(BUSY, duration_s, seed)
     gen = Generator(BUSY, seed, duration_s=duration_s)
-    chunks, i = [], 0
-    while not gen.finished:
-        chunks.append(gen.read(ticks[i % len(ticks)] * gen.tick_s))
-        i += 1
+    chunks = read_in_ticks(gen, ticks)
     for gi, block in enumerate(whole.blocks):
         assert np.array_equal(_concat(chunks, gi), block.data)
         starts = [c.blocks[gi].start for c in chunks]
@@ -230,10 +236,7 @@ def test_new_components_are_chunking_invariant(seed, ticks):
     duration_s = 40.0
     whole = simulate(REAL_BUSY, duration_s, seed)
     gen = Generator(REAL_BUSY, seed, duration_s=duration_s)
-    chunks, i = [], 0
-    while not gen.finished:
-        chunks.append(gen.read(ticks[i % len(ticks)] * gen.tick_s))
-        i += 1
+    chunks = read_in_ticks(gen, ticks)
     for gi, block in enumerate(whole.blocks):
         assert np.array_equal(_concat(chunks, gi), block.data)
     assert tuple(gen.truth) == whole.truth and tuple(gen.artifacts) == whole.artifacts
