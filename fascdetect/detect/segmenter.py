@@ -390,6 +390,17 @@ class LocalReference:
         held, self._held = self._held, []
         return sorted([self._measure(s) for s in held] + segments, key=lambda seg: (seg.start, seg.lane))
 
+    def provisional(self) -> list[Segment]:
+        """The held segments, each measured on its reference windows before it only (a live display's early view)."""
+        out = []
+        h0, half = self._hist_start, self.ref_bins // 2
+        for seg in self._held:
+            row = self._hist[seg.lane]
+            pre = row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)]
+            levels = [float(np.median(w)) for w in (pre[:half], pre[half:]) if w.size]
+            out.append(_with_local(seg, max(min(levels) if levels else seg.floor, seg.floor * 1e-3)))
+        return out
+
     def _measure_all(self, segments: list[Segment]) -> list[Segment]:
         """``_measure`` for segments whose four windows are whole, with one median call for all of them."""
         h0 = self._hist_start
