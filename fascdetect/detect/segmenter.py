@@ -392,14 +392,7 @@ class LocalReference:
 
     def provisional(self) -> list[Segment]:
         """The held segments, each measured on its reference windows before it only (a live display's early view)."""
-        out = []
-        h0, half = self._hist_start, self.ref_bins // 2
-        for seg in self._held:
-            row = self._hist[seg.lane]
-            pre = row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)]
-            levels = [float(np.median(w)) for w in (pre[:half], pre[half:]) if w.size]
-            out.append(_with_local(seg, max(min(levels) if levels else seg.floor, seg.floor * 1e-3)))
-        return out
+        return [self._measure(seg, after=False) for seg in self._held]
 
     def _measure_all(self, segments: list[Segment]) -> list[Segment]:
         """``_measure`` for segments whose four windows are whole, with one median call for all of them."""
@@ -407,8 +400,12 @@ class LocalReference:
         half = self.ref_bins // 2
         # Four windows of one length: an even reference span, all of it still in the history.
         split = half and self.ref_bins % 2 == 0
-        whole = [s for s in segments if split and s.start - self.guard_bins - self.ref_bins >= h0]
-        out = [self._measure(s) for s in segments if not (split and s.start - self.guard_bins - self.ref_bins >= h0)]
+        whole, out = [], []
+        for seg in segments:
+            if split and seg.start - self.guard_bins - self.ref_bins >= h0:
+                whole.append(seg)
+            else:
+                out.append(self._measure(seg))
         if whole:
             starts = np.array([[s.start - self.guard_bins - self.ref_bins, s.start - self.guard_bins - half,
                                 s.end + self.guard_bins, s.end + self.guard_bins + half] for s in whole]) - h0
@@ -422,18 +419,19 @@ class LocalReference:
             out.extend(_with_local(s, max(float(m), s.floor * 1e-3)) for s, m in zip(whole, medians))
         return out
 
-    def _measure(self, seg: Segment) -> Segment:
+    def _measure(self, seg: Segment, after: bool = True) -> Segment:
+        """Local background from the windows there are (the ones before only, when ``after`` is False)."""
         h0 = self._hist_start
         row = self._hist[seg.lane]
-        pre = row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)]
-        post = row[max(0, seg.end + self.guard_bins - h0):max(0, seg.end + self.guard_bins + self.ref_bins - h0)]
+        sides = [row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)]]
+        if after:
+            sides.append(row[max(0, seg.end + self.guard_bins - h0):max(0, seg.end + self.guard_bins + self.ref_bins - h0)])
         # The smallest of the sub-window medians (an SO-CFAR): a larger discharge's
         # filter ringing (a mains band-stop rings for ~0.3 s) or the candidate's own
         # contaminates some of them, while a raised background raises them all.
         half = self.ref_bins // 2
-        levels = [float(np.median(w)) for side in (pre, post) for w in (side[:half], side[half:]) if w.size]
-        local = max(min(levels) if levels else seg.floor, seg.floor * 1e-3)
-        return _with_local(seg, local)
+        levels = [float(np.median(w)) for side in sides for w in (side[:half], side[half:]) if w.size]
+        return _with_local(seg, max(min(levels) if levels else seg.floor, seg.floor * 1e-3))
 
 
 def _with_local(s: Segment, local: float) -> Segment:
