@@ -48,7 +48,24 @@ SCROLL_LAG_MAX_S = 1.0
 """The smooth scroll runs at most this far behind the newest data before it jumps to it."""
 
 
-class _Raster(pg.GraphicsObject):
+class _ClaimingItem(pg.GraphicsObject):
+    """An item that claims only the rectangle it has content in (what it claims is repainted when it moves)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._bounds = QtCore.QRectF()
+
+    def _claim(self, bounds: QtCore.QRectF) -> None:
+        if bounds != self._bounds:
+            self.prepareGeometryChange()
+            self._bounds = bounds
+        self.update()
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return self._bounds
+
+
+class _Raster(_ClaimingItem):
     """One foot's lanes at one sampling rate, as pixel columns in stream time (x in s, lane k at y = −k)."""
 
     def __init__(self) -> None:
@@ -62,8 +79,7 @@ class _Raster(pg.GraphicsObject):
         self.top = self.bottom = 0
         self.prev: tuple[np.ndarray, np.ndarray] | None = None
         self.view_s = (-np.inf, np.inf)
-        """The stream time in view: the item claims only that part (what it claims is repainted when it moves)."""
-        self._bounds = QtCore.QRectF()
+        """The stream time in view: the item claims only that part."""
 
     def reset(self, key: tuple, height_px: int, n_cols: int, per_column: int, fs_hz: float, top: int,
               bottom: int) -> None:
@@ -125,13 +141,7 @@ class _Raster(pg.GraphicsObject):
             x0, x1 = max(c0, self.view_s[0]), min(c1, self.view_s[1])
             if x1 > x0:
                 bounds = QtCore.QRectF(x0, -self.bottom - 0.5, x1 - x0, self.bottom - self.top + 1)
-        if bounds != self._bounds:
-            self.prepareGeometryChange()
-            self._bounds = bounds
-        self.update()
-
-    def boundingRect(self) -> QtCore.QRectF:
-        return self._bounds
+        self._claim(bounds)
 
     def paint(self, p: QtGui.QPainter, *args) -> None:
         columns = self.columns
@@ -150,7 +160,7 @@ class _Raster(pg.GraphicsObject):
         p.restore()
 
 
-class _Markers(pg.GraphicsObject):
+class _Markers(_ClaimingItem):
     """Event markers of one foot in stream time: final events filled, provisional twitches hollow,
     withdrawn twitches grey and fading.
 
@@ -173,7 +183,6 @@ class _Markers(pg.GraphicsObject):
         """Withdrawn twitches: onset s, lane, opacity."""
         self.view_s = (0.0, 0.0)
         self.n_lanes = 0
-        self._bounds = QtCore.QRectF()
         self._brushes = [QtGui.QBrush(QtGui.QColor(*c)) for c in KIND_COLOURS.values()]
         self._span_brushes = [QtGui.QBrush(QtGui.QColor(*c, 160)) for c in KIND_COLOURS.values()]
         self._open_pen = QtGui.QPen(QtGui.QColor(*KIND_COLOURS["twitch"]), 1.5)
@@ -193,13 +202,7 @@ class _Markers(pg.GraphicsObject):
         self.view_s = (x0_s, x1_s)
         empty = not (len(self.final) or len(self.open) or len(self.gone))
         bounds = QtCore.QRectF() if empty else QtCore.QRectF(x0_s, -self.n_lanes + 0.5, x1_s - x0_s, self.n_lanes)
-        if bounds != self._bounds:
-            self.prepareGeometryChange()
-            self._bounds = bounds
-        self.update()
-
-    def boundingRect(self) -> QtCore.QRectF:
-        return self._bounds
+        self._claim(bounds)
 
     def paint(self, p: QtGui.QPainter, *args) -> None:
         t = p.transform()
