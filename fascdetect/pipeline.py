@@ -138,10 +138,6 @@ class _Chain:
                                 t0 + s.peak_bin * self.bin_s, s.high, s.low, s.floor, s.local))
         return out
 
-    def held_activities(self) -> list[Activity]:
-        """Brief candidates waiting for their reference window after them, measured on the one before (for display)."""
-        return self.activities(self.segmenter.reference.provisional())
-
     def safe_s(self, side: str) -> float:
         """Time before which this chain will report nothing more for ``side``."""
         if self.origin is None:
@@ -236,9 +232,6 @@ class AccChain(_Chain):
         segs = self.activities(segments) if self.sees_twitches else []
         return segs + self.activities(self.motion_runs.finish(self.segmenter.done_bin), "motion")
 
-    def held_activities(self) -> list[Activity]:
-        return super().held_activities() if self.sees_twitches else []
-
     def _open_starts(self, side: str) -> list[int]:
         motion = [s for s, lane in zip(self.motion_runs.open_starts_by_lane(), self.lanes)
                   if s is not None and lane.side == side]
@@ -307,16 +300,9 @@ class Pipeline:
 
         A cramp is final only after it ends; a live display shows it while it
         builds from these. They may still change (grow, merge, become movement)
-        and are never part of ``feed``'s or ``flush``'s output. Brief candidates
-        still waiting for the local-background window after them take part too,
-        judged on the window before them, so a twitch shows as soon as its
-        discharge closes.
+        and are never part of ``feed``'s or ``flush``'s output.
         """
-        held: dict[str, list[Activity]] = {side: [] for side in self.sides}
-        for (_, _, side), chain in self.chains.items():
-            held[side].extend(chain.held_activities())
-        return [e for side in self.sides
-                for episode in split_episodes(self._pending[side] + held[side], self._gap_s, self.config)
+        return [e for side in self.sides for episode in split_episodes(self._pending[side], self._gap_s, self.config)
                 for e in classify_episode(episode, self.emg_regions[side], self.config)]
 
     def channel_states(self, provisional: list[Event] | None = None) -> dict[str, str]:

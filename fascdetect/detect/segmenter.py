@@ -390,10 +390,6 @@ class LocalReference:
         held, self._held = self._held, []
         return sorted([self._measure(s) for s in held] + segments, key=lambda seg: (seg.start, seg.lane))
 
-    def provisional(self) -> list[Segment]:
-        """The held segments, each measured on its reference windows before it only (a live display's early view)."""
-        return [self._measure(seg, after=False) for seg in self._held]
-
     def _measure_all(self, segments: list[Segment]) -> list[Segment]:
         """``_measure`` for segments whose four windows are whole, with one median call for all of them."""
         h0 = self._hist_start
@@ -419,13 +415,12 @@ class LocalReference:
             out.extend(_with_local(s, max(float(m), s.floor * 1e-3)) for s, m in zip(whole, medians))
         return out
 
-    def _measure(self, seg: Segment, after: bool = True) -> Segment:
-        """Local background from the windows there are (the ones before only, when ``after`` is False)."""
+    def _measure(self, seg: Segment) -> Segment:
+        """Local background from the windows there are (at a stream's start or end, fewer)."""
         h0 = self._hist_start
         row = self._hist[seg.lane]
-        sides = [row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)]]
-        if after:
-            sides.append(row[max(0, seg.end + self.guard_bins - h0):max(0, seg.end + self.guard_bins + self.ref_bins - h0)])
+        sides = [row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)],
+                 row[max(0, seg.end + self.guard_bins - h0):max(0, seg.end + self.guard_bins + self.ref_bins - h0)]]
         # The smallest of the sub-window medians (an SO-CFAR): a larger discharge's
         # filter ringing (a mains band-stop rings for ~0.3 s) or the candidate's own
         # contaminates some of them, while a raised background raises them all.
