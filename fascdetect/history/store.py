@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -233,7 +234,7 @@ class History:
             self.conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         try:
             with self._guard("open"):
-                self._prepare()
+                self._prepare_when_free()
         except BaseException:
             self.conn.close()
             raise
@@ -250,15 +251,33 @@ class History:
         except OSError as exc:
             raise HistoryError(f"cannot create the history database {self.path}: {exc.strerror or exc}") from None
 
+    def _prepare_when_free(self) -> None:
+        """Prepare, retrying while another process opens the same new file.
+
+        Switching a fresh file to WAL takes a moment alone with it, and SQLite
+        answers "locked" at once instead of waiting for the busy timeout then.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                return self._prepare()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+
     def _prepare(self) -> None:
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        # One statement, so one snapshot: another process may be creating the schema right now.
+        version, tables, app_id = self.conn.execute(
+            "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master), "
+            "(SELECT application_id FROM pragma_application_id)").fetchone()
         if version > SCHEMA_VERSION:
             raise HistoryError(f"{self.path} was written by a newer fascdetect (schema {version}; this one knows up "
                                f"to {SCHEMA_VERSION}); nothing was changed: upgrade fascdetect")
-        if version == 0 and self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        if version == 0 and tables:
             raise HistoryError(f"{self.path} is an SQLite database of another program, not a fascdetect history; "
                                "nothing was changed (give another --db)")
-        if version > 0 and self.conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+        if version > 0 and app_id != APPLICATION_ID:
             raise HistoryError(f"{self.path} is not a fascdetect history; nothing was changed (give another --db)")
         if self.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             # Needs a moment alone with the file; harmless if another process did it first.
