@@ -74,7 +74,8 @@ class _Chain:
                              max(1, round(config.noise_max_hold_s / config.noise_frame_s)))
         probe_frames = max(1, round(config.mains_probe_s / config.noise_frame_s))
         reference = LocalReference(len(lanes), max(1, round(config.local_reference_s / self.bin_s)),
-                                   round(config.local_guard_s / self.bin_s), max(1, round(twitch_max_s / self.bin_s)))
+                                   round(config.local_guard_s / self.bin_s), max(1, round(twitch_max_s / self.bin_s)),
+                                   self.bin_s)
         self.segmenter = Segmenter(len(lanes), frame_bins, probe_frames, floor, config.threshold_on,
                                    config.threshold_off, tail_bins=window_bins - 1,
                                    strong_fraction=config.offset_fraction_of_peak,
@@ -135,7 +136,7 @@ class _Chain:
             lane = self.lanes[s.lane]
             out.append(Activity(source or lane.source, lane.side, lane.region, lane.channel, lane.unit,
                                 t0 + s.start * self.bin_s, t0 + s.end * self.bin_s, s.peak, s.mean_env, s.bad,
-                                t0 + s.peak_bin * self.bin_s, s.high, s.low, s.floor, s.local))
+                                t0 + s.peak_bin * self.bin_s, s.high, s.low, s.floor, s.local, s.swing))
         return out
 
     def safe_s(self, side: str) -> float:
@@ -195,7 +196,7 @@ class EmgChain(_Chain):
 
     def _run(self, x: np.ndarray, bad: np.ndarray) -> tuple[np.ndarray, list[Activity]]:
         y = self.filter(x)
-        return y, self.activities(self.segmenter.feed(self.envelope(y, bad)))
+        return y, self.activities(self.segmenter.feed(self.envelope(y, bad, raw=x)))
 
 
 class AccChain(_Chain):

@@ -31,6 +31,16 @@ def add_potential(x: np.ndarray, row: int, onset_s: float, amplitude_uv: float, 
     x[row, i:i + wave.size] += wave[: x.shape[1] - i].astype(np.float32)
 
 
+def add_cable_tug(x: np.ndarray, row: int, onset_s: float, peak_uv: float, rise_s: float, swing_hz: float,
+                  decay_s: float, fs_hz: float = FS_HZ) -> None:
+    """A tugged lead: a fast edge, then a slow swing decaying away (mostly below the EMG band)."""
+    t = np.arange(int((5 * decay_s + rise_s) * fs_hz)) / fs_hz
+    wave = (1.0 - np.exp(-t / rise_s)) * np.exp(-t / decay_s) * np.cos(2 * np.pi * swing_hz * t)
+    wave *= peak_uv / np.max(np.abs(wave))
+    i = int(round(onset_s * fs_hz))
+    x[row, i:i + wave.size] += wave[: x.shape[1] - i].astype(np.float32)
+
+
 def chunked(channels: tuple[Channel, ...], x: np.ndarray, sizes: list[int], start: int = 0) -> list[Block]:
     """Cut ``x`` into blocks of the given sizes (cycling), the last one taking the rest."""
     blocks, pos, i = [], 0, 0

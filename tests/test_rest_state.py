@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fascdetect.model import Block
 from fascdetect.pipeline import Pipeline, run_all
-from tests.signals import FS_HZ, add_potential, chunked, emg_channels, noise
+from tests.signals import FS_HZ, add_cable_tug, add_potential, chunked, emg_channels, noise
 
 SLOW = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 LEG = emg_channels(["EMG R-TA", "EMG R-PER", "EMG R-GAS"])
@@ -95,6 +96,32 @@ def test_a_potential_in_raised_background_is_not_a_twitch(seed, raise_factor):
 
 
 @SLOW
+@given(seed=st.integers(0, 10_000), peak_uv=st.floats(20, 500), rise_s=st.floats(0.002, 0.010),
+       swing_hz=st.floats(2, 15), decay_s=st.floats(0.05, 0.4))
+def test_a_cable_tug_at_rest_is_not_a_twitch(seed, peak_uv, rise_s, swing_hz, decay_s):
+    """A lead tugged at rest (an edge, then a 2-15 Hz swing decaying over 50-400 ms): never a twitch."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 1, 8.0, sd_uv=2.5)
+    add_cable_tug(x, 0, 4.0, peak_uv * float(rng.choice((-1, 1))), rise_s, swing_hz, decay_s)
+    events = run_all([Block(LEG[:1], FS_HZ, 0, x)], LEG[:1])
+    assert not [e for e in events if e.kind == "twitch" and 3.9 <= e.onset_s <= 4.0 + 5 * decay_s], events
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000), wander_uv=st.floats(20, 300), wander_hz=st.floats(0.05, 1.0),
+       snr=st.floats(12, 60))
+def test_a_twitch_on_baseline_wander_is_still_found(seed, wander_uv, wander_hz, snr):
+    """Slow baseline wander (sweat, breathing; up to 300 µV below 1 Hz) is not mistaken for a cable tug."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 1, 8.0)
+    t = np.arange(x.shape[1]) / FS_HZ
+    x[0] += (wander_uv * np.sin(2 * np.pi * wander_hz * t + rng.uniform(0, 2 * np.pi))).astype(np.float32)
+    add_potential(x, 0, 4.0, snr * 3.0)
+    events = run_all([Block(LEG[:1], FS_HZ, 0, x)], LEG[:1])
+    assert [e.onset_s for e in events if e.kind == "twitch"] == [pytest.approx(4.0, abs=0.01)], events
+
+
+@SLOW
 @given(seed=st.integers(0, 10_000),
        sizes=st.lists(st.integers(1, 9000), min_size=1, max_size=8).filter(lambda s: sum(s) >= 4000))
 def test_rest_state_is_chunking_invariant(seed, sizes):
@@ -108,6 +135,7 @@ def test_rest_state_is_chunking_invariant(seed, sizes):
         add_potential(x, 2, float(t), 120.0)
     for t in (13.0, 15.5, 17.2):
         add_potential(x, 0, t, 150.0)
+    add_cable_tug(x, 2, 14.0, 200.0, 0.004, 6.0, 0.15)  # dropped for its swing: the swing too is chunking-proof
     whole = run_all([Block(LEG, FS_HZ, 0, x)], LEG)
     parts = run_all(chunked(LEG, x, sizes), LEG)
     assert whole == parts
@@ -140,3 +168,19 @@ def test_a_potential_seen_alike_on_two_channels_is_not_focal(seed, ratio, amplit
     events = run_all([Block(LEG, FS_HZ, 0, x)], LEG)
     assert not [e for e in events if e.kind == "twitch"], events
 
+
+
+def test_the_false_alarm_rate_holds_on_the_simulated_real_background() -> None:
+    """The background fitted to real rest EMG (sparse distant units, drift, ECG, cable tugs), no twitches fired:
+    at most the stated 0.05 false twitches per channel-minute over 300 channel-minutes."""
+    from firmware_sim.generator import simulate
+    from firmware_sim.scenarios import REAL_BACKGROUND, get_scenario
+
+    quiet = get_scenario("rest").with_(**REAL_BACKGROUND, twitch_rate_per_min={}, movement_rate_per_h=0.0,
+                                       burst_rate_per_h=0.0, cramp_rate_per_h=0.0)
+    false, channel_min = 0, 0.0
+    for seed in (1, 2, 3):
+        sim = simulate(quiet, 600.0, seed=seed)
+        false += sum(e.kind == "twitch" for e in run_all(sim.blocks, sim.channels))
+        channel_min += sum(c.modality == "EMG" for c in sim.channels) * 10.0
+    assert false <= 0.05 * channel_min, (false, channel_min)

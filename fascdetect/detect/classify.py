@@ -4,8 +4,9 @@ Rules (all parameters in DetectorConfig):
 
 1. Activity touching clipped or gap-filled samples, shorter than
    ``min_event_s``, or a brief EMG transient that is one-sided
-   (``pop_max_balance``) or above ``artifact_peak_uv`` (an electrode pop)
-   is dropped.
+   (``pop_max_balance``), above ``artifact_peak_uv`` (an electrode pop), or
+   whose unfiltered low band swings by more than ``artifact_swing_ratio`` ×
+   its peak (a cable or contact artifact) is dropped.
 2. **Movement**: low-band acceleration above ``movement_acc_mg``, or
    overlapping activity spans (a channel's discharges with gaps up to
    ``cramp_merge_gap_s``, filled at least ``movement_min_active``) of at
@@ -91,6 +92,8 @@ class Activity:
     """The lane's running rest floor at the onset (envelope unit)."""
     local: float = 0.0
     """Its local background: median envelope of the reference window around it (envelope unit)."""
+    swing: float = 0.0
+    """How far the unfiltered signal's low band moves around it (EMG; 0 where not measured)."""
 
     @property
     def duration_s(self) -> float:
@@ -166,9 +169,11 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
 
 
 def _is_pop(a: Activity, config: DetectorConfig) -> bool:
-    """A brief EMG transient that is one-sided (a step through the high-pass) or implausibly large."""
+    """A brief EMG transient that is one-sided (a step through the high-pass), implausibly large, or
+    mostly low band (a cable tug or contact change: what leaks into the EMG band is only its edge)."""
     return a.source == "emg" and a.duration_s <= config.twitch_max_s + EPS_S and (
-        a.peak > config.artifact_peak_uv or a.balance < config.pop_max_balance)
+        a.peak > config.artifact_peak_uv or a.balance < config.pop_max_balance
+        or a.swing > config.artifact_swing_ratio * a.peak)
 
 
 def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
@@ -183,7 +188,7 @@ def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
             n_a, n_b = a.duration_s, b.duration_s
             top = a if a.peak > b.peak else b
             out[i] = replace(b, end_s=max(a.end_s, b.end_s), peak=top.peak, peak_s=top.peak_s, bad=a.bad or b.bad,
-                             high=max(a.high, b.high), low=min(a.low, b.low),
+                             high=max(a.high, b.high), low=min(a.low, b.low), swing=max(a.swing, b.swing),
                              mean=(a.mean * n_a + b.mean * n_b) / max(n_a + n_b, 1e-12))
         else:
             last[key] = len(out)

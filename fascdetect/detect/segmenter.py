@@ -7,7 +7,9 @@ end are carried over, so segment boundaries do not depend on chunking.
 Each brief segment is also measured against its own *local* background, in
 the spirit of a CFAR detector: the median envelope of reference windows on
 each side of it (a guard gap away), the smallest of them. A segment is held back until that
-window has arrived, so the measure too is independent of chunking.
+window has arrived, so the measure too is independent of chunking. Where the
+chunk carries the unfiltered signal's per-bin mean (EMG), the same wait gives
+the segment's *swing*: how far that signal's low band moves around it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class Segment:
     """The running noise floor where the segment starts (envelope unit)."""
     local: float = 0.0
     """Median envelope of the reference window around the segment (the floor for long segments)."""
+    swing: float = 0.0
+    """Largest excursion of the unfiltered signal's low band (below ~20 Hz) from just before the
+    segment to shortly after it, in the lane's unit (0 where not measured)."""
 
 
 @dataclass
@@ -349,22 +354,37 @@ class Segmenter:
         self.floor.update(np.median(env, axis=1), bad.any(axis=1))
 
 
+LOW_BAND_BOXCARS_S = (0.020, 1 / 60)
+"""Two moving averages that make the low band: zeros at 50 and 60 Hz and their harmonics, ~20 Hz wide."""
+SWING_PRE_S = 0.08
+"""The low band's level before a segment: a line fitted over this long, ending ``SWING_GUARD_S`` before it."""
+SWING_GUARD_S = 0.01
+SWING_POST_S = 0.05
+"""How long after a segment's end its low-band swing is looked for (a cable's swing follows its edge)."""
+
+
 class LocalReference:
     """The local background of brief segments: median envelope of ``ref_bins`` on each side, ``guard_bins`` away.
 
     Keeps the last few hundred ms of envelope per lane; a segment of at most
     ``max_bins`` waits here until its window after it has arrived. Longer
     segments (cramps, movement) keep the running floor as their reference.
+    With ``bin_s`` given and chunks that carry ``base``, brief segments also get their swing.
     """
 
-    def __init__(self, n_lanes: int, ref_bins: int, guard_bins: int, max_bins: int) -> None:
+    def __init__(self, n_lanes: int, ref_bins: int, guard_bins: int, max_bins: int, bin_s: float = 0.0) -> None:
         self.ref_bins = ref_bins
         self.guard_bins = guard_bins
         self.max_bins = max_bins
         self._keep = 2 * (ref_bins + guard_bins) + max_bins + 1
         self._hist = np.zeros((n_lanes, 0), dtype=np.float32)
+        self._base: np.ndarray | None = None
         self._hist_start = 0
         self._held: list[Segment] = []
+        self._boxcars = tuple(max(1, round(b / bin_s)) for b in LOW_BAND_BOXCARS_S) if bin_s else ()
+        if bin_s:
+            self._pre, self._guard_pre, self._post = (max(1, round(v / bin_s)) for v in
+                                                      (SWING_PRE_S, SWING_GUARD_S, SWING_POST_S))
 
     def held_start(self) -> float:
         return min((s.start for s in self._held), default=np.inf)
@@ -373,6 +393,8 @@ class LocalReference:
         if not self.ref_bins:
             return segments
         self._hist = np.concatenate([self._hist, chunk.env], axis=1)
+        if chunk.base is not None and self._boxcars:
+            self._base = chunk.base if self._base is None else np.concatenate([self._base, chunk.base], axis=1)
         self._held.extend(s for s in segments if s.end - s.start <= self.max_bins)
         ready = [s for s in segments if s.end - s.start > self.max_bins]
         end = chunk.start + chunk.env.shape[1]
@@ -382,13 +404,16 @@ class LocalReference:
         trim = max(0, self._hist.shape[1] - self._keep)
         if trim:
             self._hist = self._hist[:, trim:]
+            if self._base is not None:
+                self._base = self._base[:, trim:]
             self._hist_start += trim
         return sorted(ready, key=lambda seg: (seg.start, seg.lane))
 
     def finish(self, segments: list[Segment]) -> list[Segment]:
         """End of stream: measure what is held with the window there is."""
         held, self._held = self._held, []
-        return sorted([self._measure(s) for s in held] + segments, key=lambda seg: (seg.start, seg.lane))
+        measured = [self._measure(s) for s in held]
+        return sorted(self._with_swings(measured) + segments, key=lambda seg: (seg.start, seg.lane))
 
     def _measure_all(self, segments: list[Segment]) -> list[Segment]:
         """``_measure`` for segments whose four windows are whole, with one median call for all of them."""
@@ -413,7 +438,7 @@ class LocalReference:
             mid = [half // 2 - 1, half // 2] if half % 2 == 0 else [half // 2]
             medians = np.partition(windows, mid, axis=2)[:, :, mid].mean(axis=2).min(axis=1)
             out.extend(_with_local(s, max(float(m), s.floor * 1e-3)) for s, m in zip(whole, medians))
-        return out
+        return self._with_swings(out)
 
     def _measure(self, seg: Segment) -> Segment:
         """Local background from the windows there are (at a stream's start or end, fewer)."""
@@ -428,7 +453,50 @@ class LocalReference:
         levels = [float(np.median(w)) for side in sides for w in (side[:half], side[half:]) if w.size]
         return _with_local(seg, max(min(levels) if levels else seg.floor, seg.floor * 1e-3))
 
+    def _with_swings(self, segments: list[Segment]) -> list[Segment]:
+        """Each segment with its low-band swing, all at once.
 
-def _with_local(s: Segment, local: float) -> Segment:
+        The low band is the per-bin mean of the unfiltered signal through two
+        moving averages; its level is a line fitted over a window before the
+        segment, and the swing the largest distance from it from just before
+        the segment to ``SWING_POST_S`` after. A motor-unit potential has
+        phases of both signs, so almost nothing of it survives (swing ~0.1 ×
+        its peak); a cable tug or contact change is mostly low band (~2 ×).
+        Bins beyond the stream's ends repeat the edge, so the result does not
+        depend on chunking.
+        """
+        if self._base is None or not segments:
+            return segments
+        b1, b2 = self._boxcars
+        off = (b1 - 1) // 2 + (b2 - 1) // 2
+        span = self._pre + self.max_bins + self._post
+        width = span + b1 + b2 - 2
+        starts = np.array([s.start for s in segments])
+        idx = np.clip(starts[:, None] - self._pre - off + np.arange(width) - self._hist_start, 0, self._base.shape[1] - 1)
+        w = self._base[np.array([s.lane for s in segments])[:, None], idx].astype(np.float64)
+        low = _moving_mean(_moving_mean(w, b1), b2)  # low[:, i] is the band at bin start - pre + i
+        n_pre = self._pre - self._guard_pre
+        cols = np.arange(span, dtype=np.float64)
+        # The level before, as a line (least squares over the pre-window), so slow baseline wander is not a swing.
+        x = cols[:n_pre] - (n_pre - 1) / 2
+        mean = low[:, :n_pre].mean(axis=1)
+        slope = (low[:, :n_pre] @ x) / (x @ x)
+        level = mean[:, None] + slope[:, None] * (cols - (n_pre - 1) / 2)
+        ends = self._pre + np.minimum(np.array([s.end for s in segments]) - starts, self.max_bins) + self._post
+        inside = (cols >= n_pre) & (cols[None, :] < ends[:, None])
+        swings = np.where(inside, np.abs(low - level), 0.0).max(axis=1)
+        return [_with_local(s, s.local, float(v)) for s, v in zip(segments, swings)]
+
+
+def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
+    """Means of every ``n`` consecutive columns ("valid" mode)."""
+    c = np.cumsum(x, axis=1)
+    out = c[:, n - 1:].copy()
+    out[:, 1:] -= c[:, :-n]
+    return out / n
+
+
+def _with_local(s: Segment, local: float, swing: float | None = None) -> Segment:
     """``replace(s, local=local)``, several times faster (tens of thousands of segments an hour)."""
-    return Segment(s.lane, s.start, s.end, s.peak, s.peak_bin, s.high, s.low, s.mean_env, s.snr, s.bad, s.floor, local)
+    return Segment(s.lane, s.start, s.end, s.peak, s.peak_bin, s.high, s.low, s.mean_env, s.snr, s.bad, s.floor, local,
+                   s.swing if swing is None else swing)

@@ -24,6 +24,8 @@ class EnvelopeChunk:
     high: np.ndarray
     low: np.ndarray
     bad: np.ndarray
+    base: np.ndarray | None = None
+    """Mean of the unfiltered signal per bin (EMG), where the low band of cable and contact artifacts shows."""
 
     @property
     def absmax(self) -> np.ndarray:
@@ -45,20 +47,29 @@ class BinnedEnvelope:
         self.window_bins = max(1, window_bins)
         self._taps = np.full(self.window_bins, 1.0 / self.window_bins, dtype=np.float32)
         self._zi = np.zeros((len(lanes), self.window_bins - 1), dtype=np.float32)
-        self._rest: tuple[np.ndarray, np.ndarray] | None = None
+        self._rest: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self._next_bin = 0
         self._identity = lanes == [[i] for i in range(len(lanes))]
 
-    def __call__(self, y: np.ndarray, bad: np.ndarray) -> EnvelopeChunk:
-        """``y``: channels × samples (filtered); ``bad``: channels × samples bool."""
+    def __call__(self, y: np.ndarray, bad: np.ndarray, raw: np.ndarray | None = None) -> EnvelopeChunk:
+        """``y``: channels × samples (filtered); ``bad``: channels × samples bool; ``raw``: the same
+        samples unfiltered, when the chunk should carry their per-bin mean (``base``)."""
         if self._rest is not None:
             y = np.concatenate([self._rest[0], y], axis=1)
             bad = np.concatenate([self._rest[1], bad], axis=1)
+            if raw is not None:
+                raw = np.concatenate([self._rest[2], raw], axis=1)
         b = self.bin_samples
         nb = y.shape[1] // b
         used = nb * b
-        self._rest = (y[:, used:], bad[:, used:])
+        self._rest = (y[:, used:], bad[:, used:], raw[:, used:] if raw is not None else None)
         y, bad = y[:, :used], bad[:, :used]
+        base = None
+        if raw is not None:
+            base = raw[:, 0:used:b].astype(np.float32)
+            for k in range(1, b):
+                base += raw[:, k:used:b]
+            base /= b
         sq = np.square(y)
         ms_rows, hi_rows, lo_rows = sq[:, 0::b].copy(), y[:, 0::b].copy(), y[:, 0::b].copy()
         for k in range(1, b):  # b is small (2 at 2 kHz): strided adds beat a reshape-reduce
@@ -82,6 +93,6 @@ class BinnedEnvelope:
         else:
             smooth = mean_sq
         env = np.sqrt(np.maximum(smooth, 0.0)).astype(np.float32)
-        chunk = EnvelopeChunk(self._next_bin, env, high, low, lane_bad)
+        chunk = EnvelopeChunk(self._next_bin, env, high, low, lane_bad, base)
         self._next_bin += nb
         return chunk
