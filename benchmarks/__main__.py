@@ -1,4 +1,4 @@
-"""``python -m benchmarks accuracy|speed|latency|startup|real|all|report [--quick]``: JSON to benchmarks/results/, tables to stdout."""
+"""``python -m benchmarks accuracy|speed|latency|startup|real|scenarios|all|report [--quick]``: JSON to benchmarks/results/, tables to stdout."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ def _accuracy(args: argparse.Namespace) -> None:
     from benchmarks import accuracy
 
     started = machine.start()
-    body = accuracy.run(args.quick, args.workers)
-    path = machine.write_result(f"accuracy{_suffix(args)}", body, started)
+    body = accuracy.run(args.quick, args.workers, args.background)
+    path = machine.write_result(_accuracy_name(args), body, started)
     png = _accuracy_report(body, args)
     print(f"\nwrote {path} and {png} ({body['seconds']:.0f} s)")
 
@@ -29,19 +29,25 @@ def _accuracy_report(body: dict, args: argparse.Namespace) -> Path:
     from benchmarks import accuracy, plot
 
     summary = accuracy.summarize(body["cells"])
+    background = body.get("background", "white")  # runs before 2 Dec 2026 were all white noise
+    print(f"Background: {background}")
     print(accuracy.tables(summary, headline_snr_db=HEADLINE_SNR_DB))
-    return plot.f1_vs_snr(summary, RESULTS_DIR / f"f1_vs_snr{_suffix(args)}.png",
-                          "Twitch F1 vs SNR, simulated foot EMG (50 Hz mains, 2000 sps), same scoring for all")
+    return plot.f1_vs_snr(summary, RESULTS_DIR / f"{_accuracy_name(args).replace('accuracy', 'f1_vs_snr')}.png",
+                          f"Twitch F1 vs SNR, simulated foot EMG (50 Hz mains, 2000 sps, {background} background), "
+                          "same scoring for all")
 
 
 def _report(args: argparse.Namespace) -> None:
     """Tables (and the plot) again from the JSON files of the last runs, without running anything."""
-    from benchmarks import latency, real, speed, startup
+    from benchmarks import latency, real, scenarios, speed, startup
 
-    for name, show in (("accuracy", lambda b: _accuracy_report(b, args)), ("speed", lambda b: print(speed.table(b))),
-                       ("latency", lambda b: print(latency.table(b))), ("startup", lambda b: print(startup.table(b))),
-                       ("real", lambda b: print(real.table(b)))):
-        path = RESULTS_DIR / f"{name}{_suffix(args)}.json"
+    for name, show in ((_accuracy_name(args), lambda b: _accuracy_report(b, args)),
+                       (f"speed{_suffix(args)}", lambda b: print(speed.table(b))),
+                       (f"latency{_suffix(args)}", lambda b: print(latency.table(b))),
+                       (f"startup{_suffix(args)}", lambda b: print(startup.table(b))),
+                       ("real", lambda b: print(real.table(b))),
+                       (f"scenarios{_suffix(args)}", lambda b: print(scenarios.table(b)))):
+        path = RESULTS_DIR / f"{name}.json"
         if path.exists():
             doc = json.loads(path.read_text())
             code = doc.get("code_start", {}).get("commit") or doc["machine"].get("git_commit")
@@ -53,6 +59,11 @@ def _report(args: argparse.Namespace) -> None:
 
 def _suffix(args: argparse.Namespace) -> str:
     return "-quick" if args.quick else ""
+
+
+def _accuracy_name(args: argparse.Namespace) -> str:
+    """accuracy[-real-background][-quick]: the white-noise grid keeps the name it always had."""
+    return "accuracy" + ("" if args.background == "white" else f"-{args.background}-background") + _suffix(args)
 
 
 def _speed(args: argparse.Namespace) -> None:
@@ -96,7 +107,18 @@ def _real(args: argparse.Namespace) -> None:
     print(f"\nwrote {path} ({body['seconds']:.0f} s)")
 
 
-RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency, "startup": _startup, "real": _real}
+def _scenarios(args: argparse.Namespace) -> None:
+    from benchmarks import scenarios
+
+    started = machine.start()
+    body = scenarios.run(args.quick)
+    path = machine.write_result(f"scenarios{_suffix(args)}", body, started)
+    print(scenarios.table(body))
+    print(f"\nwrote {path} ({body['seconds']:.0f} s)")
+
+
+RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency, "startup": _startup, "real": _real,
+        "scenarios": _scenarios}
 HEADLINE_SNR_DB = (12.0, 20.0)
 
 
@@ -104,9 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("which", choices=(*RUNS, "all", "report"), nargs="?", default="all",
                    help="what to run; 'report' prints the tables of the last runs from their JSON")
-    p.add_argument("--quick", action="store_true", help="a smaller grid and a shorter night (a few minutes)")
+    p.add_argument("--quick", action="store_true",
+                   help="a smaller grid, a shorter night and 2-minute scenario runs (a few minutes)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes for the accuracy grid (default: up to 2)")
+    p.add_argument("--background", choices=("white", "real"), default="white",
+                   help="the accuracy grid's background: the simulator's white noise (default, as in earlier runs) "
+                        "or the one fitted to real rest EMG (firmware_sim.scenarios.REAL_BACKGROUND); written to "
+                        "accuracy-real-background[-quick].json")
     p.add_argument("--cache-dir", default=os.environ.get("FASCDETECT_BENCH_CACHE", "/tmp/fascdetect-bench"),
                    help="where the synthetic night EDF is generated once and kept (default /tmp/fascdetect-bench)")
     args = p.parse_args(argv)

@@ -1,10 +1,11 @@
 """Accuracy on simulated recordings with ground truth: fascdetect and its peers, same data, same scoring.
 
 The grid (see :func:`grid`) varies twitch SNR, mains frequency, EMG sampling
-rate and sensors. SNR is the twitch's peak surface amplitude over the RMS
-electrode noise (``noise_uv``, broadband), in dB: every twitch has the same
-amplitude (``twitch_amplitude_sigma=0``). For accelerometer-only cells it is
-the mechanomyogram's peak over the accelerometer noise instead.
+rate and sensors, on one of two backgrounds (:data:`BACKGROUNDS`). SNR is the
+twitch's peak surface amplitude over the RMS electrode noise (the background's
+``noise_uv``), in dB: every twitch has the same amplitude
+(``twitch_amplitude_sigma=0``). For accelerometer-only cells it is the
+mechanomyogram's peak over the accelerometer noise instead.
 
 Peers see the EMG channels only and have one threshold each, tuned once for
 the best mean twitch F1 on separate recordings (other seeds, :data:`TUNE_SNR_DB`);
@@ -18,7 +19,7 @@ import logging
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from benchmarks.peers import PEERS, Peer
 from fascdetect.model import Event
 from fascdetect.pipeline import run_all
 from fascdetect.scoring import KindScore, region_accuracy, score
+from firmware_sim.scenarios import REAL_BACKGROUND
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,12 @@ TUNE_SEED = 1000
 HIT_TOLERANCE_S = 0.1
 """For the diagnostic hit rate: any detected activity within this of a true twitch, whatever its class."""
 MOVEMENT_MARGIN_S = 0.5
+BACKGROUNDS: dict[str, dict[str, Any]] = {"white": {"noise_uv": NOISE_UV}, "real": REAL_BACKGROUND}
+"""Knobs each background sets on every cell. ``white``: the simulator's white electrode noise, ``noise_uv``
+its broadband RMS (3 µV; the grid as it always was). ``real``: the background fitted to real rest EMG, as
+fitted (coloured noise with ``noise_uv`` 2.5 µV the RMS in 20-450 Hz, distant-unit potentials, level
+drift, ECG, cable artifacts). Either way a twitch at S dB is ``noise_uv`` x 10^(S/20) µV; what else the
+real background adds (distant units, ECG, cable tugs) is not counted in the noise."""
 
 
 @dataclass(frozen=True)
@@ -58,10 +66,12 @@ class Cell:
     sensors: str  # emg | acc | both
     duration_s: float
     seed: int
+    background: str = "white"  # a key of BACKGROUNDS
 
     @property
     def label(self) -> str:
-        return f"{self.task} {self.sensors} {self.snr_db:+g}dB {self.mains_hz}Hz {self.emg_fs_hz}sps s{self.seed}"
+        return (f"{self.task} {self.sensors} {self.snr_db:+g}dB {self.mains_hz}Hz {self.emg_fs_hz}sps s{self.seed} "
+                f"{self.background}")
 
     def scenario(self):
         from firmware_sim.scenarios import SimMontage, get_scenario
@@ -70,9 +80,10 @@ class Cell:
                              emg_regions=() if self.sensors == "acc" else REGIONS,
                              acc_regions=() if self.sensors == "emg" else ACC_REGIONS if self.sensors == "acc" else ("ADM", "AbH"))
         snr = 10 ** (self.snr_db / 20)
-        amp_uv = ACC_UNIT_UV if self.sensors == "acc" else NOISE_UV * snr
+        background = BACKGROUNDS[self.background]
+        amp_uv = ACC_UNIT_UV if self.sensors == "acc" else background["noise_uv"] * snr
         knobs: dict[str, Any] = dict(
-            montage=montage, noise_uv=NOISE_UV, acc_noise_mg=ACC_NOISE_MG, mains_hz=float(self.mains_hz),
+            montage=montage, **background, acc_noise_mg=ACC_NOISE_MG, mains_hz=float(self.mains_hz),
             twitch_amplitude_median_uv=amp_uv, twitch_amplitude_sigma=0.0, twitch_amplitude_min_uv=0.01,
             twitch_amplitude_max_uv=5000.0, movement_rate_per_h=0.0, cramp_rate_per_h=0.0, burst_rate_per_h=0.0,
             twitch_rate_per_min={r: TWITCH_RATE_PER_MIN for r in montage.regions},
@@ -89,7 +100,7 @@ class Cell:
         return get_scenario("rest").with_(**knobs)
 
 
-def grid(quick: bool) -> list[Cell]:
+def grid(quick: bool, background: str = "white") -> list[Cell]:
     """The cells to run: a full factorial twitch grid, plus cramp, pure-noise and movement recordings."""
     snrs = QUICK_SNR_DB if quick else SNR_DB
     mains = (50,) if quick else (50, 60)
@@ -103,11 +114,13 @@ def grid(quick: bool) -> list[Cell]:
               for seed in seeds]
     cells += [Cell("noise", 20.0, m, fs, "emg", dur, 1) for m in mains for fs in rates]
     cells += [Cell("movement", 20.0, 50, 2000, sensors, dur * 2, seed) for sensors in ("emg", "both") for seed in seeds]
-    return cells
+    return [replace(c, background=background) for c in cells]
 
 
-def tuning_cells(quick: bool) -> list[Cell]:
-    return [Cell("twitch", s, 50, 2000, "emg", 60.0 if quick else 90.0, TUNE_SEED + i) for i, s in enumerate(TUNE_SNR_DB)]
+def tuning_cells(quick: bool, background: str = "white") -> list[Cell]:
+    """The peers' tuning recordings, on the grid's background: a peer meets the background it is judged on."""
+    return [Cell("twitch", s, 50, 2000, "emg", 60.0 if quick else 90.0, TUNE_SEED + i, background)
+            for i, s in enumerate(TUNE_SNR_DB)]
 
 
 # --- running ------------------------------------------------------------------------
@@ -121,7 +134,7 @@ def _emg_block(sim):
     return next((b for b in sim.blocks if any(c.modality == "EMG" for c in b.channels)), None)
 
 
-def evaluate(events: list[Event], truth: list[Event], cell: Cell) -> dict[str, Any]:
+def evaluate(events: list[Event], truth: list[Event], cell: Cell, emg_channels: int) -> dict[str, Any]:
     """Scores of one detector on one cell, with the raw counts kept so cells can be pooled."""
     scores = score(events, truth)
     right, matched = region_accuracy(events, truth)
@@ -139,7 +152,7 @@ def evaluate(events: list[Event], truth: list[Event], cell: Cell) -> dict[str, A
         "movement": _raw(scores["movement"]),
         "region_right": right, "region_matched": matched,
         "hit_tp": hits.true_positives, "hit_fn": hits.false_negatives,
-        "twitches_detected": len(twitches), "minutes": minutes,
+        "twitches_detected": len(twitches), "minutes": minutes, "channel_minutes": emg_channels * minutes,
         "twitches_in_movement": len(in_move), "movement_minutes": move_min,
     }
 
@@ -159,13 +172,15 @@ def run_cell(cell: Cell, peers: tuple[Peer, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {"cell": asdict(cell), "truth": {k: sum(e.kind == k for e in truth)
                                                           for k in ("twitch", "cramp", "movement")}, "detectors": {}}
     t1 = time.perf_counter()
-    out["detectors"][US] = evaluate(run_all(sim.blocks, sim.channels), truth, cell)
+    emg_channels = sum(c.modality == "EMG" for c in sim.channels)
+    out["detectors"][US] = evaluate(run_all(sim.blocks, sim.channels), truth, cell, emg_channels)
     out["detectors"][US]["seconds"] = round(time.perf_counter() - t1, 2)
     block = _emg_block(sim)
     if block is not None and cell.sensors == "emg":
         for peer in peers:
             t = time.perf_counter()
-            out["detectors"][peer.name] = evaluate(peer.events(block.data, block.channels, block.fs_hz), truth, cell)
+            out["detectors"][peer.name] = evaluate(peer.events(block.data, block.channels, block.fs_hz), truth, cell,
+                                                   emg_channels)
             out["detectors"][peer.name]["seconds"] = round(time.perf_counter() - t, 2)
     out["seconds"] = round(time.perf_counter() - t0, 2)
     log.info("%s: %.0f s", cell.label, out["seconds"])
@@ -188,9 +203,9 @@ def _tune_cell(cell: Cell) -> dict[str, dict[float, tuple[int, int, int]]]:
     return out
 
 
-def tune(quick: bool, pool: ProcessPoolExecutor) -> tuple[tuple[Peer, ...], dict[str, Any]]:
+def tune(quick: bool, background: str, pool: ProcessPoolExecutor) -> tuple[tuple[Peer, ...], dict[str, Any]]:
     """Each tunable peer's threshold with the best mean twitch F1 over the tuning cells."""
-    results = list(pool.map(_tune_cell, tuning_cells(quick)))
+    results = list(pool.map(_tune_cell, tuning_cells(quick, background)))
     chosen, record = [], {}
     for peer in PEERS:
         if not peer.grid:
@@ -223,6 +238,7 @@ def pooled(cells: list[dict[str, Any]], detector: str, kind: str = "twitch") -> 
     right, matched = sum(r["region_right"] for r in rows), sum(r["region_matched"] for r in rows)
     hit_tp, hit_fn = sum(r["hit_tp"] for r in rows), sum(r["hit_fn"] for r in rows)
     minutes = sum(r["minutes"] for r in rows)
+    channel_min = sum(r.get("channel_minutes", 0.0) for r in rows)  # not in runs before 2 Dec 2026
     move_min = sum(r["movement_minutes"] for r in rows)
     return {
         "tp": tp, "fp": fp, "fn": fn,
@@ -233,6 +249,9 @@ def pooled(cells: list[dict[str, Any]], detector: str, kind: str = "twitch") -> 
         "mean_fragments": round(float(np.mean(frags)), 2) if frags else None,
         "region_accuracy": _ratio(right, matched), "hit_rate": _ratio(hit_tp, hit_tp + hit_fn),
         "twitches_per_min": round(sum(r["twitches_detected"] for r in rows) / minutes, 3) if minutes else None,
+        "twitches_detected": sum(r["twitches_detected"] for r in rows), "emg_channel_minutes": round(channel_min, 1),
+        "twitches_per_channel_min": round(sum(r["twitches_detected"] for r in rows) / channel_min, 4)
+        if channel_min else None,
         "twitches_per_movement_min": round(sum(r["twitches_in_movement"] for r in rows) / move_min, 3)
         if move_min else None,
     }
@@ -283,7 +302,9 @@ def summarize(cells: list[dict[str, Any]]) -> dict[str, Any]:
                 p = pooled(sel, name)
                 if p:
                     out["false_alarms"].setdefault(f"{name} [{sensors}]", {})[task] = {
-                        "twitches_per_min": p["twitches_per_min"],
+                        "twitches_per_min": p["twitches_per_min"], "twitches_detected": p["twitches_detected"],
+                        "emg_channel_minutes": p["emg_channel_minutes"],
+                        "twitches_per_channel_min": p["twitches_per_channel_min"],
                         "twitches_per_movement_min": p["twitches_per_movement_min"],
                         "movement": pooled(sel, name, "movement") if task == "movement" else None}
     return out
@@ -332,13 +353,20 @@ def tables(summary: dict[str, Any], headline_snr_db: tuple[float, ...]) -> str:
                 f"{float(snr):+g} dB sens {_fmt(p['recall'], 2)} prec {_fmt(p['precision'], 2)} "
                 f"onset {_fmt(p['onset_error_median_ms'], 0)} ms" for snr, p in row.items()))
     lines.append("")
-    lines.append("False twitches per minute (no twitches simulated)")
-    lines.append(f"{'detector':<{w}}{'pure noise':>12}{'movement rec.':>15}{'in movement':>13}{'movement recall':>17}")
+    lines.append("False twitches per minute (no twitches simulated; per ch-min: per EMG channel-minute of pure noise)")
+    lines.append(f"{'detector':<{w}}{'pure noise':>12}{'per ch-min':>12}{'movement rec.':>15}{'in movement':>13}"
+                 f"{'movement recall':>17}")
     for name, row in summary["false_alarms"].items():
         noise, move = row.get("noise") or {}, row.get("movement") or {}
         mv = (move.get("movement") or {}).get("recall") if name.startswith(US) else "n/a"
-        lines.append(f"{name:<{w}}{_fmt(noise.get('twitches_per_min'), 2):>12}{_fmt(move.get('twitches_per_min'), 2):>15}"
+        lines.append(f"{name:<{w}}{_fmt(noise.get('twitches_per_min'), 2):>12}"
+                     f"{_fmt(noise.get('twitches_per_channel_min'), 3):>12}{_fmt(move.get('twitches_per_min'), 2):>15}"
                      f"{_fmt(move.get('twitches_per_movement_min'), 1):>13}{_fmt(mv):>17}")
+    for name, row in summary["false_alarms"].items():
+        if name.startswith(US) and (row.get("noise") or {}).get("emg_channel_minutes"):
+            n = row["noise"]
+            lines.append(f"{name} on pure noise: {n['twitches_detected']} false twitches in "
+                         f"{n['emg_channel_minutes']:g} EMG channel-minutes")
     return "\n".join(lines)
 
 
@@ -348,14 +376,15 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{v:.{digits}f}" if isinstance(v, (int, float)) else str(v)
 
 
-def run(quick: bool, workers: int) -> dict[str, Any]:
+def run(quick: bool, workers: int, background: str = "white") -> dict[str, Any]:
     """Tune the peers, run the grid in ``workers`` processes, and return the JSON body."""
     t0 = time.perf_counter()
     with ProcessPoolExecutor(workers) as pool:
-        peers, tuning = tune(quick, pool)
+        peers, tuning = tune(quick, background, pool)
         log.info("tuned peers in %.0f s", time.perf_counter() - t0)
-        cells = grid(quick)
+        cells = grid(quick, background)
         results = list(pool.map(run_cell, cells, [peers] * len(cells)))
-    return {"quick": quick, "seconds": round(time.perf_counter() - t0, 1), "tuning": tuning,
+    return {"quick": quick, "background": background, "background_knobs": BACKGROUNDS[background],
+            "seconds": round(time.perf_counter() - t0, 1), "tuning": tuning,
             "peer_notes": {p.name: p.note for p in peers if p.note},
             "summary": summarize(results), "cells": results}
