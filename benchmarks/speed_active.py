@@ -114,8 +114,8 @@ def floor(path: Path) -> dict:
 
 PARTS = (("fascdetect.dsp.filters", "StreamingSos", "__call__"), ("fascdetect.dsp.envelope", "BinnedEnvelope", "__call__"),
          ("fascdetect.detect.segmenter", "Segmenter", "_floors"), ("fascdetect.detect.segmenter", "RunTracker", "feed"),
-         ("fascdetect.detect.segmenter", "RunTracker", "_scan"), ("fascdetect.detect.segmenter", "LocalReference", "feed"),
-         ("fascdetect.detect.segmenter", "LocalReference", "_measure"), ("fascdetect.pipeline", "_Chain", "activities"),
+         ("fascdetect.detect.segmenter", "RunTracker", "_discharges"), ("fascdetect.detect.segmenter", "LocalReference", "feed"),
+         ("fascdetect.detect.segmenter", "LocalReference", "_swings"), ("fascdetect.pipeline", "_Chain", "activities"),
          ("fascdetect.pipeline", "Pipeline", "_finalize"), ("fascdetect.pipeline", None, "split_episodes"),
          ("fascdetect.pipeline", None, "classify_episode"), ("fascdetect.detect.classify", None, "_merge_discharges"),
          ("fascdetect.detect.classify", None, "_drop_crosstalk"), ("fascdetect.detect.classify", None, "_movements"),

@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from fascdetect.config import DetectorConfig
-from fascdetect.detect.classify import Activity, classify_episode, link_gap_s, reach_s, split_episodes
+from fascdetect.detect.classify import (Activity, classify_episode, link_gap_s, reach_s, reaching_episodes,
+                                        split_episodes)
 from fascdetect.detect.segmenter import LocalReference, RunTracker, Segment, Segmenter
 from fascdetect.dsp.envelope import BinnedEnvelope, EnvelopeChunk
 from fascdetect.dsp.filters import StreamingSos, bandpass_sos, mains_stop_sos
@@ -373,14 +374,17 @@ class Pipeline:
             if not final and not self._first_free[side] < safe:
                 continue
             keep: list[Activity] = []
-            for episode in split_episodes(pending, self._gap_s, self.config):
-                if max(a.end_s + reach_s(a, self._gap_s, self.config) for a in episode) < safe:
+            # Episodes only grow and merge as activities arrive, so none can be final before the
+            # earliest reach of those kept (or of a newcomer, which _add notes).
+            first_free = np.inf
+            for episode, reach in reaching_episodes(pending, self._gap_s, self.config):
+                if reach < safe:
                     events.extend(classify_episode(episode, self.emg_regions[side], self.config))
                 else:
                     keep.extend(episode)
+                    first_free = min(first_free, reach)
             self._pending[side] = keep
-            self._first_free[side] = min((a.end_s + reach_s(a, self._gap_s, self.config) for a in keep),
-                                         default=np.inf)
+            self._first_free[side] = first_free
         for e in events:
             _mark_not_rest(self._not_rest_until, e, self.config)
         return events

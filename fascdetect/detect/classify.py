@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 from dataclasses import dataclass, replace
 
 from fascdetect.config import DetectorConfig
@@ -133,16 +134,27 @@ def reach_s(a: Activity, gap_s: float, config: DetectorConfig) -> float:
 
 def split_episodes(acts: list[Activity], gap_s: float, config: DetectorConfig) -> list[list[Activity]]:
     """Activities in onset order, cut wherever a quiet gap exceeds every preceding activity's reach."""
-    out: list[list[Activity]] = []
+    return [episode for episode, _ in reaching_episodes(acts, gap_s, config)]
+
+
+def reaching_episodes(acts: list[Activity], gap_s: float, config: DetectorConfig
+                      ) -> list[tuple[list[Activity], float]]:
+    """``split_episodes``, each episode with how far it reaches (the latest end + reach of its activities)."""
+    out: list[tuple[list[Activity], float]] = []
+    episode: list[Activity] = []
     end = -float("inf")
-    for a in sorted(acts, key=lambda a: (a.onset_s, a.channel)):
-        if out and a.onset_s <= end + EPS_S:
-            out[-1].append(a)
-        else:
-            out.append([a])
-            end = -float("inf")
+    for a in sorted(acts, key=_ONSET_ORDER):
+        if episode and a.onset_s > end + EPS_S:
+            out.append((episode, end))
+            episode, end = [], -float("inf")
+        episode.append(a)
         end = max(end, a.end_s + reach_s(a, gap_s, config))
+    if episode:
+        out.append((episode, end))
     return out
+
+
+_ONSET_ORDER = operator.attrgetter("onset_s", "channel")
 
 
 def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig) -> list[Event]:

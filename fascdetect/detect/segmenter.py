@@ -144,12 +144,14 @@ class RunTracker:
         # the on-threshold, and neither comes from nor goes into another chunk,
         # holds no discharge and is skipped without a closer look.
         keep = (starts == 0) | (ends == nb) | _reaches(chunk.env > thr_on, lanes, starts, ends)
-        for lane, s, e in zip(lanes[keep].tolist(), starts[keep].tolist(), ends[keep].tolist()):
-            continued = s == 0 and carried[lane] is not None
-            run = carried[lane] if continued else _Run(chunk.start + s)
+        lanes, starts, ends = lanes[keep], starts[keep], ends[keep]
+        runs = [carried[lane] if s == 0 and carried[lane] is not None else _Run(chunk.start + s)
+                for lane, s in zip(lanes.tolist(), starts.tolist())]
+        parts = _Strong(chunk, lanes, starts, ends, runs, thr_on, floor, self._log_fraction, self.decay_bins)
+        for r, (lane, s, e, run) in enumerate(zip(lanes.tolist(), starts.tolist(), ends.tolist(), runs)):
             # A run cut short by a clipped or gap-filled bin is not a whole event.
-            bad_before = not continued and bool(chunk.bad[lane, s - 1] if s else self._last_bad[lane])
-            out.extend(self._scan(lane, chunk, s, e, run, thr_on[lane], floor[lane], bad_before))
+            bad_before = run is not carried[lane] and bool(chunk.bad[lane, s - 1] if s else self._last_bad[lane])
+            out.extend(self._discharges(lane, chunk.start + s, e - s, run, parts, r, bad_before))
             if e == nb:
                 self._open[lane] = run
             else:
@@ -165,62 +167,24 @@ class RunTracker:
         self._open = [None] * self.n_lanes
         return out
 
-    def _scan(self, lane: int, chunk: EnvelopeChunk, s: int, e: int, run: _Run, thr_on: np.ndarray,
-              floor: np.ndarray, bad_before: bool) -> list[Segment]:
-        """Discharges inside the run's part [s, e) of this chunk."""
-        env = chunk.env[lane, s:e]
-        high = chunk.high[lane, s:e]
-        low = chunk.low[lane, s:e]
-        k = np.arange(chunk.start + s - run.start, chunk.start + e - run.start, dtype=np.float64) / self.decay_bins
-        with np.errstate(divide="ignore"):
-            log_env = np.log(env.astype(np.float64))
-        lift = np.maximum(np.maximum.accumulate(log_env + k), run.lift)
-        run.lift = float(lift[-1])
-        # env >= fraction * peak(n), with peak(n) = max_k env[k] * exp(-(n - k) / decay)
-        strong = (log_env >= self._log_fraction + lift - k).view(np.int8)
-        edges = np.diff(np.concatenate(([0], strong, [0])))
-        region_starts = np.flatnonzero(edges == 1)
-        region_ends = np.flatnonzero(edges == -1)
+    def _discharges(self, lane: int, first: int, length: int, run: _Run, parts: "_Strong", r: int,
+                    bad_before: bool) -> list[Segment]:
+        """The run's strong stretches in this chunk (from ``first``, ``length`` bins), as discharges."""
         out: list[Segment] = []
-        if run.open is not None and (not region_starts.size or region_starts[0] > 0):
-            out.extend(self._close(lane, run, chunk.start + s, False))
-        if not region_starts.size:
-            return out
-        # Every discharge's measures at once: reduceat over [start, end) pairs of the strong
-        # stretches (arrays padded by one so an end at the chunk's end is a valid index).
-        absmax = np.maximum(high, -low)
-        idx = np.empty(2 * region_starts.size, dtype=np.int64)
-        idx[0::2], idx[1::2] = region_starts, region_ends
-
-        def over(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
-            return ufunc.reduceat(np.append(x, x[:1]), idx)[0::2]
-
-        peaks = over(np.maximum, absmax)
-        highs = over(np.maximum, high)
-        lows = over(np.minimum, low)
-        sums = over(np.add, env.astype(np.float64))
-        maxes = over(np.maximum, env)
-        above = over(np.maximum, (env > thr_on[s:e]).view(np.int8))
-        for n, (i, j) in enumerate(zip(region_starts.tolist(), region_ends.tolist())):
-            part = _Discharge(
-                start=chunk.start + s + i,
-                peak=float(peaks[n]),
-                peak_bin=chunk.start + s + i + int(np.argmax(absmax[i:j])),
-                high=float(highs[n]),
-                low=float(lows[n]),
-                env_sum=float(sums[n]),
-                env_max=float(maxes[n]),
-                n=j - i,
-                has_on=bool(above[n]),
-                bad=bad_before and i == 0,
-                floor=float(floor[s + i]),
-            )
+        lo, hi = parts.first_region[r], parts.first_region[r + 1]
+        if run.open is not None and (lo == hi or parts.i[lo] > 0):
+            out.extend(self._close(lane, run, first, False))
+        for n in range(lo, hi):
+            i, j = parts.i[n], parts.j[n]
+            part = _Discharge(first + i, parts.peaks[n], first + parts.peak_at[n], parts.highs[n], parts.lows[n],
+                              parts.sums[n], parts.maxes[n], j - i, parts.above[n], bad_before and i == 0,
+                              parts.floors[n])
             if i == 0 and run.open is not None:
                 run.open.extend(part)
             else:
                 run.open = part
-            if j < e - s:
-                out.extend(self._close(lane, run, chunk.start + s + j, False))
+            if j < length:
+                out.extend(self._close(lane, run, first + j, False))
         return out
 
     def _close(self, lane: int, run: _Run, end: int, bad_after: bool) -> list[Segment]:
@@ -232,6 +196,104 @@ class RunTracker:
         end = max(d.start + 1, end - self.tail_bins)
         return [Segment(lane, d.start, end, d.peak, d.peak_bin, d.high, d.low, d.env_sum / d.n, d.env_max / d.floor, d.bad,
                         d.floor, d.floor)]
+
+
+class _Strong:
+    """The strong stretches of every run of a chunk, measured at once.
+
+    Within a run, a bin is strong where ``env >= fraction * peak(n)``, with
+    ``peak(n) = max_k env[k] * exp(-(n - k) / decay)`` over the run so far: in
+    logs, a running maximum of ``log(env[k]) + k / decay`` (the run's ``lift``,
+    carried across chunks). The runs are laid end to end in one flat array;
+    the running maximum restarts at each run (``_segmented_cummax``, exact), and
+    each stretch's measures are one ``reduceat`` for all. Updates ``run.lift``.
+    Per stretch ``n`` (in run order): ``i``/``j`` its bins in its run's part of
+    the chunk, ``peak_at`` the first bin of its peak, and its measures.
+    """
+
+    def __init__(self, chunk: EnvelopeChunk, lanes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 runs: list[_Run], thr_on: np.ndarray, floor: np.ndarray, log_fraction: float,
+                 decay_bins: float) -> None:
+        nb = chunk.env.shape[1]
+        lengths = ends - starts
+        offsets = np.cumsum(lengths) - lengths
+        total = int(lengths.sum())
+        owner = np.repeat(np.arange(lengths.size), lengths)
+        pos = np.arange(total) - offsets[owner]
+        flat = (lanes * nb + starts)[owner] + pos
+        env = chunk.env.ravel()[flat]
+        high = chunk.high.ravel()[flat]
+        low = chunk.low.ravel()[flat]
+        k0 = chunk.start + starts - np.array([run.start for run in runs], dtype=np.int64)
+        k = (k0[owner] + pos).astype(np.float64) / decay_bins
+        with np.errstate(divide="ignore"):
+            log_env = np.log(env.astype(np.float64))
+        carried = np.array([run.lift for run in runs], dtype=np.float64)
+        lift = np.maximum(_segmented_cummax(log_env + k, lengths, offsets), carried[owner])
+        for run, v in zip(runs, lift[offsets + lengths - 1].tolist()):
+            run.lift = v
+        strong = log_env >= log_fraction + lift - k
+        first = pos == 0
+        last = pos == lengths[owner] - 1
+        begins = np.flatnonzero(strong & (first | ~np.roll(strong, 1)))
+        stops = np.flatnonzero(strong & (last | ~np.roll(strong, -1))) + 1
+        self.first_region = np.searchsorted(owner[begins], np.arange(lengths.size + 1)).tolist()
+        self.i = pos[begins].tolist()
+        self.j = (pos[stops - 1] + 1).tolist()
+        if not begins.size:
+            return
+        idx = np.empty(2 * begins.size, dtype=np.int64)
+        idx[0::2], idx[1::2] = begins, stops
+
+        def over(ufunc: np.ufunc, x: np.ndarray) -> np.ndarray:
+            return ufunc.reduceat(np.append(x, x[:1]), idx)[0::2]
+
+        absmax = np.maximum(high, -low)
+        peaks = over(np.maximum, absmax)
+        # The first bin of each stretch's peak (what argmax over the stretch gives).
+        region = np.repeat(np.arange(begins.size), stops - begins)
+        members = _ranges(begins, stops)
+        at_peak = np.full(total, total, dtype=np.int64)
+        hit = members[absmax[members] == peaks[region]]
+        at_peak[hit] = hit
+        self.peak_at = (pos[over(np.minimum, at_peak)]).tolist()
+        self.peaks = peaks.tolist()
+        self.highs = over(np.maximum, high).tolist()
+        self.lows = over(np.minimum, low).tolist()
+        self.sums = over(np.add, env.astype(np.float64)).tolist()
+        self.maxes = over(np.maximum, env).tolist()
+        self.above = over(np.maximum, (env > thr_on.ravel()[flat]).view(np.int8)).astype(bool).tolist()
+        self.floors = floor.ravel()[flat[begins]].tolist()
+
+
+def _segmented_cummax(v: np.ndarray, lengths: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Running maximum of ``v`` restarting at each segment (``offsets``/``lengths``), exactly.
+
+    Segments of similar length (within a factor 2) go into the rows of one
+    -inf-padded matrix, and one ``maximum.accumulate`` along the rows does them.
+    """
+    out = np.empty_like(v)
+    if not v.size:
+        return out
+    bucket = np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)
+    for b in np.unique(bucket).tolist():
+        sel = np.flatnonzero(bucket == b)
+        width = int(lengths[sel].max())
+        cols = np.arange(width)
+        mask = cols < lengths[sel][:, None]
+        where = (offsets[sel][:, None] + cols)[mask]
+        m = np.full((sel.size, width), -np.inf)
+        m[mask] = v[where]
+        np.maximum.accumulate(m, axis=1, out=m)
+        out[where] = m[mask]
+    return out
+
+
+def _ranges(begins: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """All indices of the ranges [begins[n], stops[n]), concatenated."""
+    lengths = stops - begins
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(begins - offsets, lengths) + np.arange(int(lengths.sum()))
 
 
 def _reaches(mask: np.ndarray, lanes: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -412,35 +474,42 @@ class LocalReference:
     def finish(self, segments: list[Segment]) -> list[Segment]:
         """End of stream: measure what is held with the window there is."""
         held, self._held = self._held, []
-        measured = [self._measure(s) for s in held]
-        return sorted(self._with_swings(measured) + segments, key=lambda seg: (seg.start, seg.lane))
+        return sorted(self._measure_all(held, complete=False) + segments, key=lambda seg: (seg.start, seg.lane))
 
-    def _measure_all(self, segments: list[Segment]) -> list[Segment]:
-        """``_measure`` for segments whose four windows are whole, with one median call for all of them."""
+    def _measure_all(self, segments: list[Segment], complete: bool = True) -> list[Segment]:
+        """Segments with their local background and swing, all at once.
+
+        Where all four windows are in the history (``complete``: the windows
+        after have arrived), one partition gives every median; at a stream's
+        edges ``_edge_local`` uses the windows there are.
+        """
+        if not segments:
+            return []
+        geo = np.array([(seg.start, seg.end, seg.lane) for seg in segments], dtype=np.int64)
+        starts, ends, lanes = geo[:, 0], geo[:, 1], geo[:, 2]
         h0 = self._hist_start
         half = self.ref_bins // 2
         # Four windows of one length: an even reference span, all of it still in the history.
-        split = half and self.ref_bins % 2 == 0
-        whole, out = [], []
-        for seg in segments:
-            if split and seg.start - self.guard_bins - self.ref_bins >= h0:
-                whole.append(seg)
-            else:
-                out.append(self._measure(seg))
-        if whole:
-            starts = np.array([[s.start - self.guard_bins - self.ref_bins, s.start - self.guard_bins - half,
-                                s.end + self.guard_bins, s.end + self.guard_bins + half] for s in whole]) - h0
-            lanes = np.array([s.lane for s in whole])
-            idx = starts[:, :, None] + np.arange(half)
-            windows = self._hist[lanes[:, None, None], idx]
+        split = complete and half and self.ref_bins % 2 == 0
+        whole = (starts - self.guard_bins - self.ref_bins >= h0) & bool(split)
+        local = np.empty(len(segments))
+        w = np.flatnonzero(whole)
+        if w.size:
+            at = np.stack([starts[w] - self.guard_bins - self.ref_bins, starts[w] - self.guard_bins - half,
+                           ends[w] + self.guard_bins, ends[w] + self.guard_bins + half], axis=1) - h0
+            windows = self._hist[lanes[w][:, None, None], at[:, :, None] + np.arange(half)]
             # The median by one partition (what np.median does, without its checks): the mean of the
             # two middle values of an even window, the middle one of an odd one.
             mid = [half // 2 - 1, half // 2] if half % 2 == 0 else [half // 2]
-            medians = np.partition(windows, mid, axis=2)[:, :, mid].mean(axis=2).min(axis=1)
-            out.extend(_with_local(s, max(float(m), s.floor * 1e-3)) for s, m in zip(whole, medians))
-        return self._with_swings(out)
+            local[w] = np.partition(windows, mid, axis=2)[:, :, mid].mean(axis=2).min(axis=1)
+        for n in np.flatnonzero(~whole).tolist():
+            local[n] = self._edge_local(segments[n])
+        swings = self._swings(starts, ends, lanes)
+        return [Segment(seg.lane, seg.start, seg.end, seg.peak, seg.peak_bin, seg.high, seg.low, seg.mean_env, seg.snr,
+                        seg.bad, seg.floor, max(v, seg.floor * 1e-3), sw)
+                for seg, v, sw in zip(segments, local.tolist(), swings)]
 
-    def _measure(self, seg: Segment) -> Segment:
+    def _edge_local(self, seg: Segment) -> float:
         """Local background from the windows there are (at a stream's start or end, fewer)."""
         h0 = self._hist_start
         row = self._hist[seg.lane]
@@ -451,10 +520,10 @@ class LocalReference:
         # contaminates some of them, while a raised background raises them all.
         half = self.ref_bins // 2
         levels = [float(np.median(w)) for side in sides for w in (side[:half], side[half:]) if w.size]
-        return _with_local(seg, max(min(levels) if levels else seg.floor, seg.floor * 1e-3))
+        return min(levels) if levels else seg.floor
 
-    def _with_swings(self, segments: list[Segment]) -> list[Segment]:
-        """Each segment with its low-band swing, all at once.
+    def _swings(self, starts: np.ndarray, ends: np.ndarray, lanes: np.ndarray) -> list[float]:
+        """Each segment's low-band swing (0 without ``base``).
 
         The low band is the per-bin mean of the unfiltered signal through two
         moving averages; its level is a line fitted over a window before the
@@ -465,15 +534,14 @@ class LocalReference:
         Bins beyond the stream's ends repeat the edge, so the result does not
         depend on chunking.
         """
-        if self._base is None or not segments:
-            return segments
+        if self._base is None:
+            return [0.0] * starts.size
         b1, b2 = self._boxcars
         off = (b1 - 1) // 2 + (b2 - 1) // 2
         span = self._pre + self.max_bins + self._post
         width = span + b1 + b2 - 2
-        starts = np.array([s.start for s in segments])
         idx = np.clip(starts[:, None] - self._pre - off + np.arange(width) - self._hist_start, 0, self._base.shape[1] - 1)
-        w = self._base[np.array([s.lane for s in segments])[:, None], idx].astype(np.float64)
+        w = self._base[lanes[:, None], idx].astype(np.float64)
         low = _moving_mean(_moving_mean(w, b1), b2)  # low[:, i] is the band at bin start - pre + i
         n_pre = self._pre - self._guard_pre
         cols = np.arange(span, dtype=np.float64)
@@ -482,10 +550,9 @@ class LocalReference:
         mean = low[:, :n_pre].mean(axis=1)
         slope = (low[:, :n_pre] @ x) / (x @ x)
         level = mean[:, None] + slope[:, None] * (cols - (n_pre - 1) / 2)
-        ends = self._pre + np.minimum(np.array([s.end for s in segments]) - starts, self.max_bins) + self._post
-        inside = (cols >= n_pre) & (cols[None, :] < ends[:, None])
-        swings = np.where(inside, np.abs(low - level), 0.0).max(axis=1)
-        return [_with_local(s, s.local, float(v)) for s, v in zip(segments, swings)]
+        last = self._pre + np.minimum(ends - starts, self.max_bins) + self._post
+        inside = (cols >= n_pre) & (cols[None, :] < last[:, None])
+        return np.where(inside, np.abs(low - level), 0.0).max(axis=1).tolist()
 
 
 def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
@@ -494,9 +561,3 @@ def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
     out = c[:, n - 1:].copy()
     out[:, 1:] -= c[:, :-n]
     return out / n
-
-
-def _with_local(s: Segment, local: float, swing: float | None = None) -> Segment:
-    """``replace(s, local=local)``, several times faster (tens of thousands of segments an hour)."""
-    return Segment(s.lane, s.start, s.end, s.peak, s.peak_bin, s.high, s.low, s.mean_env, s.snr, s.bad, s.floor, local,
-                   s.swing if swing is None else swing)
