@@ -239,9 +239,9 @@ def analyze_path(path: str | Path, montage: Montage = NO_MONTAGE, config: Detect
     config = config or DetectorConfig()
     source = open_recording(path, montage)
     try:
-        sides = sorted({c.side for c in source.channels})
+        sides = split_sides(source)
         n = min(workers or os.cpu_count() or 1, len(sides))
-        if n < 2 or not hasattr(source, "restrict"):
+        if n < 2:
             return analyze(source, config, progress, str(path))
         ctx = mp.get_context()
         done = ctx.Array("d", len(sides))
@@ -260,6 +260,35 @@ def analyze_path(path: str | Path, montage: Montage = NO_MONTAGE, config: Detect
         source.close()
 
 
+def split_sides(source: Source) -> list[str]:
+    """The feet a recording can be analysed by, one pass each: [] for one foot, or a reader that cannot restrict."""
+    sides = sorted({c.side for c in source.channels})
+    return sides if len(sides) > 1 and hasattr(source, "restrict") else []
+
+
+def analyze_side(path: str | Path, montage: Montage, config: DetectorConfig, side: str,
+                 on_progress: Callable[[float], None] | None = None) -> _Pass:
+    """One foot's channels of the recording through the pipeline; ``combine_sides`` makes the passes one result.
+
+    ``on_progress`` is called with the seconds of signal done so far.
+    """
+    source = open_recording(path, montage)
+    try:
+        source.restrict({c.label for c in source.channels if c.side == side})
+        return _run_pipeline(source, config, on_progress or (lambda done_s: None))
+    finally:
+        source.close()
+
+
+def combine_sides(path: str | Path, montage: Montage, config: DetectorConfig, runs: list[_Pass]) -> AnalysisResult:
+    """The passes of ``analyze_side`` over every foot (in ``split_sides`` order) as ``analyze_path``'s result."""
+    source = open_recording(path, montage)
+    try:
+        return _result(source, config, str(path), runs)
+    finally:
+        source.close()
+
+
 _progress_shared = None
 
 
@@ -270,16 +299,11 @@ def _share_progress(done) -> None:
 
 def _analyze_side(path: str, montage: Montage, config: DetectorConfig, index: int, side: str) -> _Pass:
     """Worker process: one foot's channels of the recording through the pipeline."""
-    source = open_recording(path, montage)
-    try:
-        source.restrict({c.label for c in source.channels if c.side == side})
 
-        def report(done_s: float) -> None:
-            _progress_shared[index] = done_s
+    def report(done_s: float) -> None:
+        _progress_shared[index] = done_s
 
-        return _run_pipeline(source, config, report)
-    finally:
-        source.close()
+    return analyze_side(path, montage, config, side, report)
 
 
 def _result(source: Source, config: DetectorConfig, path: str, runs: list[_Pass]) -> AnalysisResult:

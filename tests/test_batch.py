@@ -2,9 +2,11 @@
 
 The cohort is six short simulated nights (written by `fascdetect simulate`)
 and one corrupt file. The Parquet output is compared with `analyze --json`
-of each file; a worker is SIGKILLed mid-task; the local engine is stopped
-with Ctrl-C (SIGINT) and resumed; every process's sockets are checked to be
-on loopback only.
+of each file, also for a recording split into one task per foot; a worker is
+SIGKILLed mid-task; a batch is stopped with Ctrl-C (SIGINT) while one foot of
+a split recording is done and the other is not, and resumed; truncated files
+on disk are failed rows; every process's sockets are checked to be on
+loopback only.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from hypothesis import strategies as st
 
 from fascdetect.batch.discover import discover
 from fascdetect.batch.store import BatchStore, flatten_summary, settings_sha256
-from fascdetect.batch.task import Outcome
+from fascdetect.batch.task import Outcome, SidePass, Task, merge_sides
 from fascdetect.cli import main
 
 N_NIGHTS = 6
@@ -82,6 +84,13 @@ def long_night(tmp_path_factory) -> tuple[Path, dict]:
                "--no-progress")[0] == 0
     _, text = cli("analyze", str(path), "--json", "--workers", "1")
     return path.resolve(), json.loads(text)
+
+
+def split_mb(cohort: Path, long: Path) -> str:
+    """A --split-mb between the nights' size and the long night's: only the long night is split."""
+    night = max(f.stat().st_size for f in cohort.glob("night*.edf"))
+    assert long.stat().st_size > 2 * night
+    return str((night + long.stat().st_size) / 2 / 1e6)
 
 
 @dataclass
@@ -158,6 +167,47 @@ def without_nulls(row: dict) -> dict:
     return {k: v for k, v in row.items() if v is not None}
 
 
+def assert_equals_analyze(row: dict, doc: dict, events: list[dict]) -> None:
+    """A done row of recordings.parquet and its rows of events.parquet hold what `analyze --json` printed."""
+    assert row["status"] == "done" and row["error"] is None
+    assert row["duration_s"] == doc["recording"]["duration_s"]
+    assert row["start"].isoformat() == doc["recording"]["start"]
+    assert row["channels"] == [c["label"] for c in doc["recording"]["channels"]]
+    assert row["n_channels"] == len(doc["recording"]["channels"])
+    assert json.loads(row["summary_json"]) == doc["summary"]
+    assert json.loads(row["channels_json"]) == doc["recording"]["channels"]
+    for ch in doc["recording"]["channels"]:
+        if "rest_s" in ch:  # rest time per channel
+            assert row[ch["label"].replace(" ", "_").replace("-", "_") + "_rest_s"] == ch["rest_s"]
+    for region in doc["summary"]["regions"]:
+        for key, value in region.items():
+            if key not in ("side", "region", "name"):
+                assert row[f"{region['side']}_{region['region']}_{key}"] == value, key
+    for side, m in doc["summary"]["movement"].items():
+        assert row[f"movement_{side}_total_s"] == m["total_s"]
+    assert (row["twitches"], row["bursts"], row["cramps"]) == \
+        (doc["summary"]["twitches"], doc["summary"]["bursts"], doc["summary"]["cramps"])
+    for key, value in doc["summary"].items():  # whatever else the summary holds, now or later
+        if key == "regions" or isinstance(value, dict):
+            continue
+        if value == []:
+            assert row[key] is None, key
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            assert json.loads(row[key]) == value, key
+        else:
+            assert row[key] == value, key
+    assert [{k: v for k, v in without_nulls(e).items() if k != "recording_id"} for e in events] == doc["events"]
+    assert row["n_events"] == len(doc["events"])
+
+
+def task_keys(stream: list[dict], path: Path) -> set[str]:
+    """The suffixes of the Dask task keys that ran for ``path`` (``L``, ``R``, ``merge``; '' for its first task)."""
+    from fascdetect.batch.store import path_key
+
+    prefix = f"fascdetect-batch-{path_key(str(path))}-"
+    return {str(t["key"])[len(prefix) + 8:].lstrip("-") for t in stream if str(t["key"]).startswith(prefix)}
+
+
 def sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -206,41 +256,59 @@ def test_batch_on_a_dask_cluster_equals_analyze_json(first_run, cohort, referenc
         assert row["recording_id"] == sha256(row["path"])
         if row["path"].endswith("corrupt.edf"):
             continue
-        doc = reference[row["path"]]
-        assert row["status"] == "done" and row["error"] is None
-        assert row["duration_s"] == doc["recording"]["duration_s"]
-        assert row["start"].isoformat() == doc["recording"]["start"]
-        assert row["channels"] == [c["label"] for c in doc["recording"]["channels"]]
-        assert row["n_channels"] == len(doc["recording"]["channels"])
-        assert json.loads(row["summary_json"]) == doc["summary"]
-        assert json.loads(row["channels_json"]) == doc["recording"]["channels"]
-        for ch in doc["recording"]["channels"]:
-            if "rest_s" in ch:  # rest time per channel
-                assert row[ch["label"].replace(" ", "_").replace("-", "_") + "_rest_s"] == ch["rest_s"]
-        for region in doc["summary"]["regions"]:
-            for key, value in region.items():
-                if key not in ("side", "region", "name"):
-                    assert row[f"{region['side']}_{region['region']}_{key}"] == value, key
-        for side, m in doc["summary"]["movement"].items():
-            assert row[f"movement_{side}_total_s"] == m["total_s"]
-        assert (row["twitches"], row["bursts"], row["cramps"]) == \
-            (doc["summary"]["twitches"], doc["summary"]["bursts"], doc["summary"]["cramps"])
-        for key, value in doc["summary"].items():  # whatever else the summary holds, now or later
-            if key == "regions" or isinstance(value, dict):
-                continue
-            if value == []:
-                assert row[key] is None, key
-            elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
-                assert json.loads(row[key]) == value, key
-            else:
-                assert row[key] == value, key
-        got = [{k: v for k, v in without_nulls(e).items() if k != "recording_id"}
-               for e in by_id.get(row["recording_id"], [])]
-        assert got == doc["events"]
-        assert row["n_events"] == len(doc["events"])
+        assert_equals_analyze(row, reference[row["path"]], by_id.get(row["recording_id"], []))
     assert sum(report["events"].values()) == len(events) == sum(len(d["events"]) for d in reference.values())
     for name in ("recordings.parquet", "events.parquet"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600
+
+
+def test_a_large_recording_runs_one_task_per_foot_and_equals_analyze_json(cluster, cohort, reference, long_night,
+                                                                          tmp_path):
+    from distributed import get_task_stream
+
+    long, doc = long_night
+    nights = [cohort / "night1.edf", cohort / "night2.edf"]
+    with get_task_stream(client=cluster.client) as stream:
+        code, text = cli("batch", str(long), *map(str, nights), "--out", str(tmp_path / "out"), "--scheduler",
+                         cluster.address, "--split-mb", split_mb(cohort, long), "--no-progress", "--json")
+    assert code == 0 and json.loads(text)["done"] == 3
+    # The long night: its first task (hash, truncation check, feet), one task per foot, their merge.
+    assert task_keys(stream.data, long) == {"", "L", "R", "merge"}
+    assert all(task_keys(stream.data, n.resolve()) == {""} for n in nights)
+    rows = {r["path"]: r for r in read(tmp_path / "out", "recordings.parquet")}
+    events = read(tmp_path / "out", "events.parquet")
+    row = rows[str(long)]
+    assert row["recording_id"] == sha256(long)
+    mine = [e for e in events if e["recording_id"] == row["recording_id"]]
+    # Equal to analyze --json, in one process (--workers 1) and split into two as analyze does by default.
+    assert_equals_analyze(row, doc, mine)
+    _, split_doc = cli("analyze", str(long), "--json", "--workers", "2")
+    assert_equals_analyze(row, json.loads(split_doc), mine)
+    for night in nights:
+        night_row = rows[str(night.resolve())]
+        assert_equals_analyze(night_row, reference[night_row["path"]],
+                              [e for e in events if e["recording_id"] == night_row["recording_id"]])
+    # A rerun does nothing for it either.
+    code, text = cli("batch", str(long), *map(str, nights), "--out", str(tmp_path / "out"), "--scheduler",
+                     cluster.address, "--split-mb", split_mb(cohort, long), "--no-progress", "--json")
+    assert (code, json.loads(text)["analysed"], json.loads(text)["unchanged"]) == (0, 0, 3)
+
+
+def test_a_split_recording_is_failed_when_one_foot_fails(long_night):
+    from fascdetect.analyze import analyze_side
+    from fascdetect.config import DetectorConfig
+    from fascdetect.regions import NO_MONTAGE
+
+    long, doc = long_night
+    task = Task(str(long), NO_MONTAGE, DetectorConfig())
+    first = Outcome(str(long), "split", recording_id=sha256(long), sides=["L", "R"])
+    left = SidePass("L", run=analyze_side(long, NO_MONTAGE, DetectorConfig(), "L"))
+    out = merge_sides(task, first, left, SidePass("R", error=f"{long}: file shrank while reading"))
+    assert (out.status, out.error, out.result) == ("failed", f"{long}: file shrank while reading", None)
+    out = merge_sides(task, first, left, SidePass("R", run=analyze_side(long, NO_MONTAGE, DetectorConfig(), "R")))
+    assert out.status == "done" and out.error is None
+    result = json.loads(json.dumps(out.result))
+    assert (result["summary"], result["events"]) == (doc["summary"], doc["events"])
 
 
 def test_a_corrupt_file_is_a_failed_row_with_its_reason(first_run):
@@ -253,24 +321,48 @@ def test_a_corrupt_file_is_a_failed_row_with_its_reason(first_run):
     assert all(e["recording_id"] != row["recording_id"] for e in read(out, "events.parquet"))
 
 
-def test_truncated_files_keep_what_analyze_recovers_or_fail_with_the_reason(cohort, cluster, tmp_path):
+def test_truncated_files_are_failed_rows_that_name_what_is_missing(cohort, cluster, tmp_path):
+    from fascdetect.io.edf_read import read_layout
+
     data = (cohort / "night1.edf").read_bytes()
-    cut = tmp_path / "cut-in-data.edf"
-    cut.write_bytes(data[:len(data) // 2])
-    head = tmp_path / "cut-in-header.edf"
-    head.write_bytes(data[:700])
-    code, text = cli("batch", str(cut), str(head), "--out", str(tmp_path / "out"), "--scheduler", cluster.address,
-                     "--no-progress", "--json")
-    assert code == 1
+    layout = read_layout(cohort / "night1.edf")
+    header, record = layout.header_bytes, layout.record_bytes
+    n = layout.declared_records
+    files = {
+        # Cut in the middle of a data record (a copy that stopped).
+        "cut-in-data.edf": data[:header + (n // 2) * record + record // 3],
+        # Cut between records: the header still claims all of them.
+        "cut-between-records.edf": data[:header + (n - 7) * record],
+        "cut-in-header.edf": data[:700],
+    }
+    # A writer that stopped before its header update: count -1, every record it wrote whole. Nothing the
+    # header promises is missing, so it is analysed, with the reader's warning.
+    unfinished = bytearray(data[:header + 20 * record])
+    unfinished[236:244] = b"-1      "
+    files["unfinished.edf"] = bytes(unfinished)
+    for name, content in files.items():
+        (tmp_path / name).write_bytes(content)
+    code, text = cli("batch", *(str(tmp_path / name) for name in files), "--out", str(tmp_path / "out"),
+                     "--scheduler", cluster.address, "--no-progress", "--json")
+    report = json.loads(text)
+    assert code == 1 and (report["done"], report["failed"]) == (1, 3)
     rows = {Path(r["path"]).name: r for r in read(tmp_path / "out", "recordings.parquet")}
-    _, expected = cli("analyze", str(cut), "--json", "--workers", "1")
-    # Cut in the data: the complete records are analysed, as analyze does, and the row says what happened.
-    assert rows["cut-in-data.edf"]["status"] == "done"
-    assert rows["cut-in-data.edf"]["duration_s"] == json.loads(expected)["recording"]["duration_s"]
-    assert any("recovered" in w for w in rows["cut-in-data.edf"]["warnings"])
-    # Cut in the header: nothing to analyse.
-    assert rows["cut-in-header.edf"]["status"] == "failed"
+    path = str((tmp_path / "cut-in-data.edf").resolve())
+    assert rows["cut-in-data.edf"]["status"] == "failed"
+    assert rows["cut-in-data.edf"]["error"] == \
+        f"{path}: truncated: {n // 2} of {n} data records present (and {record // 3} of {record} bytes of " \
+        f"data record {n // 2 + 1})"
+    assert rows["cut-between-records.edf"]["error"].endswith(f"truncated: {n - 7} of {n} data records present")
     assert "truncated header" in rows["cut-in-header.edf"]["error"]
+    for name in ("cut-in-data.edf", "cut-between-records.edf", "cut-in-header.edf"):
+        assert rows[name]["status"] == "failed" and rows[name]["summary_json"] is None
+    assert rows["unfinished.edf"]["status"] == "done" and rows["unfinished.edf"]["duration_s"] == 20 * layout.record_s
+    assert any("unknown number (-1)" in w for w in rows["unfinished.edf"]["warnings"])
+    failed_ids = {r["recording_id"] for r in rows.values() if r["status"] == "failed"}
+    assert all(e["recording_id"] not in failed_ids for e in read(tmp_path / "out", "events.parquet"))
+    # analyze itself still reads what is there, and says so.
+    code, text = cli("analyze", str(tmp_path / "cut-in-data.edf"), "--json", "--workers", "1")
+    assert code == 0 and json.loads(text)["recording"]["duration_s"] == (n // 2) * layout.record_s
 
 
 EMGDB = Path(__file__).resolve().parents[2] / "shared" / "data" / "physionet_emgdb"
@@ -297,6 +389,18 @@ def test_real_wfdb_records_by_any_name_equal_analyze_and_share_the_history_key(c
         assert json.loads(row["summary_json"]) == doc["summary"]
         assert [{k: v for k, v in without_nulls(e).items() if k != "recording_id"}
                 for e in events if e["recording_id"] == row["recording_id"]] == doc["events"]
+
+
+def test_a_truncated_wfdb_record_is_a_failed_row(cluster, tmp_path):
+    if not (EMGDB / "emg_healthy.hea").is_file():
+        pytest.skip(f"real recordings not found at {EMGDB} (see ../shared/data/README.md)")
+    (tmp_path / "emg_healthy.hea").write_bytes((EMGDB / "emg_healthy.hea").read_bytes())
+    (tmp_path / "emg_healthy.dat").write_bytes((EMGDB / "emg_healthy.dat").read_bytes()[:2 * 30000 + 1])
+    code, text = cli("batch", str(tmp_path / "emg_healthy.hea"), "--montage", str(MONTAGES / "physionet_emgdb.toml"),
+                     "--out", str(tmp_path / "out"), "--scheduler", cluster.address, "--no-progress", "--json")
+    assert code == 1
+    [row] = read(tmp_path / "out", "recordings.parquet")
+    assert row["status"] == "failed" and row["error"].endswith("truncated: 30000 of 50860 samples present")
 
 
 def test_a_rerun_processes_nothing_already_done(first_run, cohort, cluster):
@@ -354,7 +458,12 @@ def test_save_adds_each_recording_to_the_history_once(cohort, cluster, tmp_path)
     assert (json.loads(text)["analysed"], json.loads(text)["history"]["saved"]) == (2, 2)
 
 
-def test_a_worker_killed_mid_task_still_gives_the_complete_result(cohort, reference, long_night, cluster, tmp_path):
+@pytest.mark.parametrize("split", [False, True], ids=["whole", "split-by-foot"])
+def test_a_worker_killed_mid_task_still_gives_the_complete_result(cohort, reference, long_night, cluster, tmp_path,
+                                                                   split):
+    """Whole: the long night's one task is killed. Split: the worker analysing one of its feet is killed."""
+    from distributed import get_task_stream
+
     from fascdetect.batch.store import path_key
 
     long, doc = long_night
@@ -362,29 +471,34 @@ def test_a_worker_killed_mid_task_still_gives_the_complete_result(cohort, refere
     long_key = f"fascdetect-batch-{path_key(str(long.resolve()))}"
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    cluster.client.wait_for_workers(2, timeout=STARTUP_TIMEOUT_S)
     batch = subprocess.Popen(
         [sys.executable, "-m", "fascdetect", "batch", str(long), str(cohort / "*.edf"), "--out", str(out),
-         "--scheduler", cluster.address, "--no-progress", "--json"],
+         "--scheduler", cluster.address, "--no-progress", "--json"]
+        + (["--split-mb", split_mb(cohort, long)] if split else []),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    killed = None
+    killed = killed_key = killed_addr = None
     stray = []
     try:
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        polls = 0
-        while killed is None and batch.poll() is None and time.monotonic() < deadline:
-            for addr, keys in cluster.client.processing().items():
-                if any(str(k).startswith(long_key) for k in keys):
-                    name = cluster.client.scheduler_info()["workers"][addr]["name"]
-                    killed = cluster.workers[str(name)]
-                    killed.send_signal(signal.SIGKILL)
-                    killed.wait()
-                    break
-            if polls % 10 == 0:
-                stray += non_loopback([batch.pid] + cluster.pids())
-            polls += 1
-            time.sleep(0.02)
-        assert killed is not None, "the long recording's task was not seen running on a worker"
-        stdout, stderr = batch.communicate(timeout=RUN_TIMEOUT_S)
+        with get_task_stream(client=cluster.client) as stream:
+            deadline = time.monotonic() + RUN_TIMEOUT_S
+            polls = 0
+            while killed is None and batch.poll() is None and time.monotonic() < deadline:
+                for addr, keys in cluster.client.processing().items():
+                    mine = [str(k) for k in keys if str(k).startswith(long_key)
+                            and (not split or str(k).endswith(("-L", "-R")))]
+                    if mine:
+                        name = cluster.client.scheduler_info()["workers"][addr]["name"]
+                        killed, killed_key, killed_addr = cluster.workers[str(name)], mine[0], addr
+                        killed.send_signal(signal.SIGKILL)
+                        killed.wait()
+                        break
+                if polls % 10 == 0:
+                    stray += non_loopback([batch.pid] + cluster.pids())
+                polls += 1
+                time.sleep(0.02)
+            assert killed is not None, "the long recording's task was not seen running on a worker"
+            stdout, stderr = batch.communicate(timeout=RUN_TIMEOUT_S)
     finally:
         if batch.poll() is None:
             batch.kill()
@@ -393,17 +507,80 @@ def test_a_worker_killed_mid_task_still_gives_the_complete_result(cohort, refere
     report = json.loads(stdout)
     assert (report["done"], report["failed"]) == (N_NIGHTS + 1, 1)
     assert stray == []
-    # The task the dead worker held ran again on the other worker; the output is whole and right.
+    # The task the dead worker held ran again on another worker; the output is whole and right.
+    ran_on = [t["worker"] for t in stream.data if t["key"] == killed_key]
+    assert ran_on and killed_addr not in ran_on
     rows = read(out, "recordings.parquet")
     events = read(out, "events.parquet")
     assert len(rows) == N_NIGHTS + 2
-    assert all(r["worker"].rsplit(":", 1)[1] != str(killed.pid) for r in rows if r["worker"])
+    if not split:  # split, the long night's first task (and nights) may have finished there before the kill
+        assert all(r["worker"].rsplit(":", 1)[1] != str(killed.pid) for r in rows if r["worker"])
     for row in rows:
         if row["status"] == "done":
-            doc = expected[row["path"]]
-            assert json.loads(row["summary_json"]) == doc["summary"]
-            assert [{k: v for k, v in without_nulls(e).items() if k != "recording_id"}
-                    for e in events if e["recording_id"] == row["recording_id"]] == doc["events"]
+            assert_equals_analyze(row, expected[row["path"]],
+                                  [e for e in events if e["recording_id"] == row["recording_id"]])
+
+
+def test_ctrl_c_with_one_foot_done_leaves_no_part_of_the_recording_and_a_rerun_finishes(long_night, cluster,
+                                                                                        tmp_path):
+    """A split recording is done only when all its feet are: with one foot finished, nothing of it lands."""
+    from fascdetect.batch.store import path_key
+
+    def states(prefix, dask_scheduler=None):
+        return {str(k): ts.state for k, ts in dask_scheduler.tasks.items() if str(k).startswith(prefix)}
+
+    long, doc = long_night
+    long_key = f"fascdetect-batch-{path_key(str(long))}"
+    out = tmp_path / "out"
+    args = ["batch", str(long), "--out", str(out), "--scheduler", cluster.address, "--split-mb", "0",
+            "--no-progress", "--json"]
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    cluster.client.wait_for_workers(2, timeout=STARTUP_TIMEOUT_S)
+    batch = subprocess.Popen([sys.executable, "-m", "fascdetect", *args], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env)
+    frozen = frozen_key = None
+    interrupted_at = {}
+    try:
+        # Stop (SIGSTOP) the worker of the first foot seen running; when the other foot is done, Ctrl-C.
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while batch.poll() is None and time.monotonic() < deadline:
+            if frozen is None:
+                for addr, keys in cluster.client.processing().items():
+                    feet = [str(k) for k in keys if str(k).startswith(long_key) and str(k).endswith(("-L", "-R"))]
+                    if feet:
+                        name = cluster.client.scheduler_info()["workers"][addr]["name"]
+                        frozen, frozen_key = cluster.workers[str(name)], feet[0]
+                        frozen.send_signal(signal.SIGSTOP)
+                        break
+            else:
+                now = cluster.client.run_on_scheduler(states, long_key)
+                other = [k for k in now if k.endswith(("-L", "-R")) and k != frozen_key]
+                if other and now[other[0]] == "memory":
+                    interrupted_at = now
+                    batch.send_signal(signal.SIGINT)
+                    break
+            time.sleep(0.02)
+        stdout, stderr = batch.communicate(timeout=RUN_TIMEOUT_S)
+    finally:
+        if frozen is not None:
+            frozen.send_signal(signal.SIGCONT)
+        if batch.poll() is None:
+            batch.kill()
+    assert frozen is not None and interrupted_at, "one foot was not seen done while the other was held"
+    assert interrupted_at[frozen_key] == "processing"
+    assert not any(k.endswith("-merge") and state == "memory" for k, state in interrupted_at.items())
+    assert batch.returncode == 130, stderr.decode()
+    report = json.loads(stdout)
+    assert report["interrupted"] and (report["done"], report["failed"]) == (0, 0)
+    assert read(out, "recordings.parquet") == [] and read(out, "events.parquet") == []
+    assert not list((out / "parts").rglob("*.json")) and not list((out / "parts").rglob("*.parquet"))
+    assert not list(out.rglob("*.tmp-*"))
+
+    # The same command again analyses it whole.
+    code, text = cli(*args)
+    assert code == 0 and json.loads(text)["done"] == 1
+    [row] = read(out, "recordings.parquet")
+    assert_equals_analyze(row, doc, read(out, "events.parquet"))
 
 
 def test_the_cluster_listens_and_connects_on_loopback_only(cluster, first_run):

@@ -2,7 +2,8 @@
 
 - ``discover`` turns paths, directories and globs into recording files;
 - ``task`` is what a worker does with one recording: hash it, analyse it
-  with ``analyze_path``, return plain data (never raises for a bad file);
+  with ``analyze_path`` (a large one foot by foot, then merged), return
+  plain data (never raises for a bad file);
 - ``store`` keeps one part per recording under ``OUT/parts/`` and compacts
   them into ``OUT/recordings.parquet`` and ``OUT/events.parquet``;
 - ``runner`` plans what needs doing, runs the tasks on Dask and streams the
@@ -12,6 +13,6 @@ Dask and pyarrow are imported only when a batch runs, so the rest of the
 tool starts as fast without them.
 """
 
-from fascdetect.batch.runner import BatchReport, run_batch
+from fascdetect.batch.runner import SPLIT_BYTES, BatchReport, run_batch
 
-__all__ = ["BatchReport", "run_batch"]
+__all__ = ["SPLIT_BYTES", "BatchReport", "run_batch"]

@@ -2,14 +2,19 @@
 
 The engine is always ``dask.distributed``: by default a local cluster of
 worker processes bound to 127.0.0.1 (dashboard on a loopback port), or an
-existing cluster named by its scheduler address. One task per recording;
-results come back through ``as_completed`` and are written and dropped one
-by one, so the driver's memory does not grow with the cohort.
+existing cluster named by its scheduler address. One task per recording,
+except that a large EDF/BDF with both feet is split as ``analyze`` splits it:
+the task that hashes it answers ``split``, then one task per foot and a
+merge that depends on them (the feet's passes go worker to worker, never
+through the driver). Results come back through ``as_completed`` and are
+written and dropped one by one, so the driver's memory does not grow with
+the cohort.
 
 A worker that dies mid-task (killed, out of memory) is the scheduler's
 business: it reschedules the task on another worker, up to
 ``distributed.scheduler.allowed-failures`` times, then the recording is a
-``failed`` row. Nothing reaches the output until a task has returned.
+``failed`` row. Nothing reaches the output until a task has returned, and
+for a split recording that is its merge, which runs only once every foot has.
 """
 
 from __future__ import annotations
@@ -26,15 +31,20 @@ from typing import Any, Callable, Iterator
 from fascdetect.batch.discover import discover
 from fascdetect.batch.store import (EVENTS_FILE, RECORDINGS_FILE, BatchStore, describe_settings, path_key,
                                     settings_sha256)
-from fascdetect.batch.task import Outcome, Task, file_stat, one_line, recording_files, run_task
+from fascdetect.batch.task import Outcome, Task, file_stat, merge_sides, one_line, run_side, run_task
 from fascdetect.config import DetectorConfig
 from fascdetect.errors import InputError
+from fascdetect.io.wfdb_import import record_files
 from fascdetect.regions import NO_MONTAGE, Montage
 
 log = logging.getLogger(__name__)
 
 TASK_PREFIX = "fascdetect-batch"
 CONNECT_TIMEOUT_S = 20
+SPLIT_BYTES = 500_000_000
+"""A recording this large is analysed one foot per task: about 4.3 h of 8 EMG channels at 2 kHz, so a
+full night is split and an excerpt is not. Splitting reads the file once per foot, which on shared
+storage costs bandwidth (docs/batch.md), and spares the cohort's end a night-long task on one core."""
 
 
 @dataclass
@@ -84,7 +94,7 @@ def run_batch(items: list[str], out_dir: str | Path, montage: Montage = NO_MONTA
               config: DetectorConfig | None = None, workers: int | None = None, scheduler: str | None = None,
               force: bool = False, progress: bool | None = None,
               on_done: Callable[[Outcome], None] | None = None,
-              reuse_if: Callable[[str], bool] | None = None) -> BatchReport:
+              reuse_if: Callable[[str], bool] | None = None, split_bytes: int | None = SPLIT_BYTES) -> BatchReport:
     """Analyse every recording ``items`` name into ``out_dir``; see the module docstring.
 
     ``workers``: local worker processes (default: one per core), ignored
@@ -94,6 +104,8 @@ def run_batch(items: list[str], out_dir: str | Path, montage: Montage = NO_MONTA
     this process with each newly done outcome; its ``analysis`` holds the
     AnalysisResult. ``reuse_if(recording_id)`` False makes a recording that
     is already done be analysed again (e.g. it is not yet in the history).
+    ``split_bytes``: an EDF/BDF with both feet of at least this size runs
+    one task per foot (0: every such file; None: none).
     """
     config = config or DetectorConfig()
     out_dir = Path(out_dir)
@@ -102,7 +114,9 @@ def run_batch(items: list[str], out_dir: str | Path, montage: Montage = NO_MONTA
         raise InputError(f"no recordings found in {' '.join(items)} (EDF/BDF/WFDB; CSV only when named)")
     if workers is not None and workers < 1:
         raise InputError(f"--workers must be at least 1, not {workers}")
-    batch = _Batch(BatchStore(out_dir), montage, config, BatchReport(out_dir, len(paths)), on_done)
+    if split_bytes is not None and split_bytes < 0:
+        raise InputError(f"--split-mb must be 0 or more, not {split_bytes / 1e6:g}")
+    batch = _Batch(BatchStore(out_dir), montage, config, BatchReport(out_dir, len(paths)), on_done, split_bytes)
     try:
         tasks = batch.plan(paths, force, reuse_if)
         if tasks:
@@ -120,7 +134,7 @@ class _Batch:
     """One run: the store, the settings, and what is known so far about each path."""
 
     def __init__(self, store: BatchStore, montage: Montage, config: DetectorConfig, report: BatchReport,
-                 on_done: Callable[[Outcome], None] | None) -> None:
+                 on_done: Callable[[Outcome], None] | None, split_bytes: int | None) -> None:
         self.store = store
         self.montage = montage
         self.config = config
@@ -128,6 +142,7 @@ class _Batch:
         self.settings = settings_sha256(self.settings_json)
         self.report = report
         self.on_done = on_done
+        self.split_bytes = split_bytes
         self.current: dict[str, tuple[str, str | None]] = {}
         """path -> (status, error) of its part valid for this run: what the output holds if the run stops now."""
         self.previous: dict[str, dict[str, Any]] = {}
@@ -140,7 +155,7 @@ class _Batch:
         for path in paths:
             prev = self.store.previous(path)
             try:
-                size, mtime = file_stat(recording_files(path))
+                size, mtime = file_stat(record_files(path))
             except OSError as exc:
                 reason = f"{path}: file not found" if isinstance(exc, FileNotFoundError) else \
                     one_line(f"{path}: cannot read: {exc.strerror or exc}")
@@ -159,7 +174,7 @@ class _Batch:
             if reusable:
                 self.previous[path] = prev
             tasks.append(Task(path, self.montage, self.config, prev["recording_id"] if reusable else None,
-                              keep_analysis=self.on_done is not None))
+                              keep_analysis=self.on_done is not None, split_bytes=self.split_bytes))
             self.sizes[path] = size
         return tasks
 
@@ -176,21 +191,30 @@ class _Batch:
             with _client(workers, scheduler) as client:
                 from distributed import as_completed
 
-                futures = {client.submit(run_task, t, pure=False,
+                pending = {client.submit(run_task, t, pure=False,
                                          key=f"{TASK_PREFIX}-{path_key(t.path)}-{uuid.uuid4().hex[:8]}"): t
                            for t in tasks}
+                feet: dict[str, list[Any]] = {}  # a split recording's foot tasks, held to cancel them on Ctrl-C
+                arrivals = as_completed(list(pending), loop=client.loop)
                 try:
-                    for future in as_completed(list(futures), loop=client.loop):
-                        task = futures.pop(future)
+                    for future in arrivals:
+                        task = pending.pop(future)
                         outcome = _outcome(future, task, self.sizes[task.path])
                         future.release()
+                        if outcome.status == "split":
+                            merged, feet[task.path] = _submit_split(client, task, outcome, future.key)
+                            pending[merged] = task
+                            arrivals.add(merged)
+                            continue
+                        for foot in feet.pop(task.path, []):
+                            foot.release()
                         self._take(outcome)
                         finished += 1
                         failed += outcome.status == "failed"
                         bar.update(self.sizes[task.path])
                         bar.set_postfix_str(f"{finished}/{len(tasks)} files, {failed} failed")
                 except KeyboardInterrupt:
-                    client.cancel(list(futures), force=True)
+                    client.cancel(list(pending) + [f for fs in feet.values() for f in fs], force=True)
                     raise
         finally:
             bar.close()
@@ -219,6 +243,19 @@ class _Batch:
             self.report.failed = [(p, self.current[p][1] or "") for p in included if self.current[p][0] == "failed"]
         finally:
             self.store.close()
+
+
+def _submit_split(client: Any, task: Task, first: Outcome, key: str) -> tuple[Any, list[Any]]:
+    """One task per foot of ``first.sides``, and their merge, which runs once every foot has returned.
+
+    They go ahead of the recordings not yet started (Dask runs equal priorities first come, first
+    served): a recording that was started is finished first, and a large one does not wait for the
+    whole cohort's queue, to end up last on too few workers.
+    """
+    feet = [client.submit(run_side, task, side, pure=False, key=f"{key}-{side}", priority=1)
+            for side in first.sides]
+    merged = client.submit(merge_sides, task, first, *feet, pure=False, key=f"{key}-merge", priority=1)
+    return merged, feet
 
 
 def _outcome(future: Any, task: Task, size: int) -> Outcome:

@@ -107,7 +107,7 @@ class BatchStore:
 
     def commit(self, outcome: Outcome, settings: str, settings_json: dict[str, Any]) -> dict[str, Any]:
         """Store one finished recording: its events part first, then its recording part (the commit)."""
-        part = {f.name: getattr(outcome, f.name) for f in fields(outcome) if f.name not in ("result", "analysis")}
+        part = {f.name: getattr(outcome, f.name) for f in fields(outcome) if f.name not in ("result", "analysis", "sides")}
         result = outcome.result
         part["settings_sha256"] = settings
         part["settings"] = settings_json

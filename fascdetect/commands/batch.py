@@ -30,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="local worker processes (default: one per core)")
     engine.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                         help="run on an existing Dask cluster; its workers need fascdetect and the same paths")
+    p.add_argument("--split-mb", type=float, default=None, metavar="MB",
+                   help="analyse each foot of an EDF/BDF of at least MB megabytes in a task of its own, as analyze "
+                        "does (default 500, about 4 h of 8 EMG channels at 2 kHz; 0: every EDF/BDF with both feet)")
     p.add_argument("--force", action="store_true", help="analyse again recordings already done")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--save", action="store_true",
@@ -42,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fascdetect.batch import run_batch
+    from fascdetect.batch import SPLIT_BYTES, run_batch
     from fascdetect.config import DetectorConfig
     from fascdetect.regions import NO_MONTAGE, Montage
 
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         report = run_batch(args.paths, args.out, montage, config, workers=args.workers, scheduler=args.scheduler,
-                           force=args.force, progress=args.progress, on_done=on_done, reuse_if=reuse_if)
+                           force=args.force, progress=args.progress, on_done=on_done, reuse_if=reuse_if,
+                           split_bytes=SPLIT_BYTES if args.split_mb is None else round(args.split_mb * 1e6))
     finally:
         if history is not None:
             history.close()

@@ -168,8 +168,11 @@ def file_sha256(path: str | Path) -> str:
     A WFDB record (named by its .hea, its .dat or its bare name) is its header and the signal files the
     header names, hashed in that order.
     """
+    # Here, not at the top: the readers behind fascdetect.io (numpy, pyEDFlib) are not needed to list nights.
+    from fascdetect.io.wfdb_import import record_files
+
     h = hashlib.sha256()
-    for part in _recording_files(Path(path)):
+    for part in record_files(path):
         try:
             with open(part, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -179,25 +182,6 @@ def file_sha256(path: str | Path) -> str:
 
             raise RecordingError(f"cannot read {part}: {exc.strerror or exc}") from None
     return h.hexdigest()
-
-
-def _recording_files(path: Path) -> list[Path]:
-    suffix = path.suffix.lower()
-    record = path.with_suffix("") if suffix in (".hea", ".dat") else path
-    header = record.with_name(record.name + ".hea")
-    if (path.is_file() and suffix not in (".hea", ".dat")) or not header.is_file():
-        return [path]  # one file (EDF, BDF, CSV), or a missing one: reading it says so
-    files = [header]
-    try:
-        lines = [ln.split() for ln in header.read_text(encoding="latin-1").splitlines()
-                 if ln.strip() and not ln.lstrip().startswith("#")]
-    except OSError:
-        return files
-    for fields in lines[1:]:
-        signal_file = header.with_name(fields[0])
-        if signal_file.is_file() and signal_file not in files:
-            files.append(signal_file)
-    return files
 
 
 def _utc_now() -> str:

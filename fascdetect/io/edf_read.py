@@ -72,6 +72,24 @@ class EdfLayout:
     def record_bytes(self) -> int:
         return sum(self.samples_per_record) * (3 if self.bdf else 2)
 
+    @property
+    def truncation(self) -> str | None:
+        """What is missing from a file cut short, or None when every record it holds is whole.
+
+        Cut short: the header declares more records than are on disk, or the
+        file ends inside a record. A count of -1 (or one lagging behind the
+        disk) over whole records is a writer that stopped before updating
+        its header, with nothing missing. The reader recovers the complete
+        records either way; a batch fails a truncated file instead.
+        """
+        cut = f"{self.trailing_bytes} of {self.record_bytes} bytes of data record {self.complete_records + 1}"
+        if self.declared_records > self.complete_records:
+            return f"truncated: {self.complete_records} of {self.declared_records} data records present" + \
+                (f" (and {cut})" if self.trailing_bytes else "")
+        if self.trailing_bytes:
+            return f"truncated: the file ends inside a data record ({cut} present)"
+        return None
+
 
 def is_edf(path: str | Path) -> bool:
     """True when the file starts like an EDF or BDF header."""

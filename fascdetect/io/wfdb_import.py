@@ -35,6 +35,37 @@ def is_wfdb(path: str | Path) -> bool:
     return record_name(path).with_suffix(".hea").is_file()
 
 
+def record_files(path: str | Path) -> list[Path]:
+    """The files whose bytes make up a recording, in the order they are hashed.
+
+    A WFDB record (named by its .hea, its .dat or its bare name) is its
+    header, then each signal file the header names, once. Any other path
+    is the one file, even if missing (reading it then says so). The history
+    database and the batch both key a recording by the hash of these files.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    record = record_name(path)
+    header = record.with_name(record.name + ".hea")
+    if (path.is_file() and suffix not in (".hea", ".dat")) or not header.is_file():
+        return [path]
+    files = [header]
+    try:
+        lines = [ln.split() for ln in header.read_text(encoding="latin-1").splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+    except OSError:
+        return files
+    for fields in lines[1:]:
+        name = fields[0]
+        # "~" is WFDB's "no file"; a name with a directory in it is not one of this record's files.
+        if name == "~" or "/" in name:
+            continue
+        signal_file = header.with_name(name)
+        if signal_file.is_file() and signal_file not in files:
+            files.append(signal_file)
+    return files
+
+
 class WfdbSource:
     """A Source over a single-segment WFDB record (all signals share one rate)."""
 
@@ -58,6 +89,9 @@ class WfdbSource:
         self._mapped = mapped
         self.channels: tuple[Channel, ...] = tuple(m.channel for _, m in mapped)
         self._n = self._complete_samples(header)
+        self.truncation: str | None = \
+            f"truncated: {self._n} of {header.sig_len} samples present" if self._n < header.sig_len else None
+        """What a truncated .dat lacks: analysis reads what is there; a batch fails such a record."""
         self.duration_s: float | None = self._n / header.fs
         self._closed = False
 
