@@ -1,24 +1,23 @@
-"""Where a twitch's time to the screen goes inside the pipeline, and what a proposed change would save.
+"""Where a twitch's time to the screen goes inside the pipeline.
 
 The monitor shows a twitch as soon as ``Pipeline.provisional_events()``
 holds it. This replays the default simulator (scenario "rest", 22 channels)
-in the monitor's 0.1 s blocks, arrival = the block's end in stream time (as
-at 1× real time) plus the measured compute, and reports for every final
-twitch, from the arrival of the block holding its last sample:
+in the monitor's blocks (``LIVE_BLOCK_S``, 50 ms; also 20 ms for
+comparison), arrival = the block's end in stream time (as at 1× real time)
+plus the measured compute, and reports for every final twitch, from the
+arrival of the block holding its last sample:
 
 - ``provisional``: until ``provisional_events()`` first holds it (what the
-  monitor shows today);
+  monitor shows; a brief candidate still waiting for the after-window of its
+  local background is there as an ``early`` twitch);
 - ``closed``: until its discharge has closed in the segmenter, the earliest
-  any detector could know it. The difference is the wait of brief
-  candidates for their *after* reference window (``local_reference_s``, the
-  local-background check of issue 10), which ``provisional_events`` does not
-  see. This reads the segmenter's held candidates (private state): an
-  estimate for the proposal in the report, not an API.
+  any detector could know it (read from the segmenter's held candidates,
+  private state: a bound, not an API).
 
 Add the display part measured by ``benchmarks/gui_frame_rate.py`` (frame
 wait and repaint) for the twitch-to-screen figure.
 
-    .venv/bin/python benchmarks/gui_latency.py [--seconds 300] [--scenario rest] [--blocks 0.1,0.02]
+    .venv/bin/python benchmarks/gui_latency.py [--seconds 300] [--scenario rest] [--blocks 0.05,0.02]
 """
 
 from __future__ import annotations
@@ -119,7 +118,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=300.0)
     parser.add_argument("--scenario", default="rest")
-    parser.add_argument("--blocks", default="0.1,0.02",
+    parser.add_argument("--blocks", default="0.05,0.02",
                         help="block lengths to try, s (0.1: what the monitor's simulator delivers)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))

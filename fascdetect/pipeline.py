@@ -140,6 +140,10 @@ class _Chain:
                                 t0 + s.peak_bin * self.bin_s, s.high, s.low, s.floor, s.local, s.swing))
         return out
 
+    def held_activities(self) -> list[Activity]:
+        """Brief candidates waiting for their reference window after them, measured on the one before (display)."""
+        return self.activities(self.segmenter.reference.provisional())
+
     def safe_s(self, side: str) -> float:
         """Time before which this chain will report nothing more for ``side``."""
         if self.origin is None:
@@ -234,6 +238,9 @@ class AccChain(_Chain):
         segs = self.activities(segments) if self.sees_twitches else []
         return segs + self.activities(self.motion_runs.finish(self.segmenter.done_bin), "motion")
 
+    def held_activities(self) -> list[Activity]:
+        return super().held_activities() if self.sees_twitches else []
+
     def _open_starts(self, side: str) -> list[int]:
         motion = [s for s, lane in zip(self.motion_runs.open_starts_by_lane(), self.lanes)
                   if s is not None and lane.side == side]
@@ -303,9 +310,32 @@ class Pipeline:
         A cramp is final only after it ends; a live display shows it while it
         builds from these. They may still change (grow, merge, become movement)
         and are never part of ``feed``'s or ``flush``'s output.
+
+        A brief candidate still waits ~0.3 s for the local-background window
+        after it. So that a twitch shows as soon as its discharge closes, the
+        episodes holding such candidates are classified once more with them,
+        judged on the window before them, and the twitches among the candidates
+        are added (flagged ``early``). Only twitches are taken from that second
+        view: what it makes of the rest (a train, a raised background) waits for
+        the whole window, so a channel's rest state never comes from it.
         """
-        return [e for side in self.sides for episode in split_episodes(self._pending[side], self._gap_s, self.config)
-                for e in classify_episode(episode, self.emg_regions[side], self.config)]
+        held: dict[str, list[Activity]] = {side: [] for side in self.sides}
+        for chain in self.chains.values():
+            for a in chain.held_activities():
+                held[a.side].append(a)
+        out = []
+        for side in self.sides:
+            out.extend(e for episode in split_episodes(self._pending[side], self._gap_s, self.config)
+                       for e in classify_episode(episode, self.emg_regions[side], self.config))
+            if not held[side]:
+                continue
+            waiting = {(a.channel, a.onset_s) for a in held[side]}
+            for episode in split_episodes(self._pending[side] + held[side], self._gap_s, self.config):
+                if any((a.channel, a.onset_s) in waiting for a in episode):
+                    out.extend(replace(e, flags=e.flags | {"early"})
+                               for e in classify_episode(episode, self.emg_regions[side], self.config)
+                               if e.kind == "twitch" and (e.channel, e.onset_s) in waiting)
+        return out
 
     def channel_states(self, provisional: list[Event] | None = None) -> dict[str, str]:
         """State of each lane now: ``rest`` (twitches are counted), ``active``, ``movement`` or ``unusable``.

@@ -108,6 +108,7 @@ class LiveSession(QtCore.QObject):
         self._handed: set[tuple] = set()
         """Keys of the twitches handed to the window so far (recent ones)."""
         self._block_arrivals: dict[float, deque[tuple[int, float]]] = {}
+        self._stream_start_s: float | None = None
         self._lane_fs: dict[str, float] = {}
         self._events: deque[Event] = deque()
         self._status = SessionStatus()
@@ -251,6 +252,8 @@ class LiveSession(QtCore.QObject):
             self._publish(None, None, pipeline.flush(), [])
 
     def _note_arrival(self, block: Block, wall_s: float) -> None:
+        if self._stream_start_s is None:
+            self._stream_start_s = block.start / block.fs_hz
         arrivals = self._block_arrivals[block.fs_hz]
         arrivals.append((block.end, wall_s))
         while arrivals and arrivals[0][0] < block.end - ARRIVALS_KEPT_S * block.fs_hz:
@@ -281,7 +284,9 @@ class LiveSession(QtCore.QObject):
                     fresh = True
                     self._handed.add(key)
                     arrival = self._arrival_of(e)
-                    if arrival is not None:
+                    # The first seconds are held back while the pipeline probes for mains (a start-up
+                    # cost, not the display's): twitches in them are not timed.
+                    if arrival is not None and e.end_s - self._stream_start_s >= self.config.mains_probe_s:
                         self.arrivals[key] = (arrival, now)
         if len(self.arrivals) > 4096:
             cutoff = now - ARRIVALS_KEPT_S

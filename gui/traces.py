@@ -358,7 +358,7 @@ class _FootPlot:
 class SmoothClock:
     """Stream time to show, moving every frame although data arrive in blocks.
 
-    Data come in jumps (0.1 s blocks from the simulator, packets from a
+    Data come in jumps (50 ms blocks from the simulator, packets from a
     wearable); drawing 'now' as the newest sample would scroll in jerks. The
     shown time glides from where it was to the newest sample over the
     interval the last jump took, so it trails the data by at most one block

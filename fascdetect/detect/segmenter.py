@@ -509,12 +509,24 @@ class LocalReference:
                         seg.bad, seg.floor, max(v, seg.floor * 1e-3), sw)
                 for seg, v, sw in zip(segments, local.tolist(), swings)]
 
-    def _edge_local(self, seg: Segment) -> float:
-        """Local background from the windows there are (at a stream's start or end, fewer)."""
+    def provisional(self) -> list[Segment]:
+        """The held segments, measured on the windows before them only (a live display's early view)."""
+        if not self._held:
+            return []
+        geo = np.array([(seg.start, seg.end, seg.lane) for seg in self._held], dtype=np.int64)
+        swings = self._swings(geo[:, 0], geo[:, 1], geo[:, 2])
+        return [Segment(seg.lane, seg.start, seg.end, seg.peak, seg.peak_bin, seg.high, seg.low, seg.mean_env, seg.snr,
+                        seg.bad, seg.floor, max(self._edge_local(seg, after=False), seg.floor * 1e-3), sw)
+                for seg, sw in zip(self._held, swings)]
+
+    def _edge_local(self, seg: Segment, after: bool = True) -> float:
+        """Local background from the windows there are (at a stream's start or end, fewer; before it only
+        unless ``after``)."""
         h0 = self._hist_start
         row = self._hist[seg.lane]
-        sides = [row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)],
-                 row[max(0, seg.end + self.guard_bins - h0):max(0, seg.end + self.guard_bins + self.ref_bins - h0)]]
+        sides = [row[max(0, seg.start - self.guard_bins - self.ref_bins - h0):max(0, seg.start - self.guard_bins - h0)]]
+        if after:
+            sides.append(row[max(0, seg.end + self.guard_bins - h0):max(0, seg.end + self.guard_bins + self.ref_bins - h0)])
         # The smallest of the sub-window medians (an SO-CFAR): a larger discharge's
         # filter ringing (a mains band-stop rings for ~0.3 s) or the candidate's own
         # contaminates some of them, while a raised background raises them all.

@@ -19,6 +19,11 @@ from fascdetect.model import Block, Channel
 from fascdetect.sources import Source
 
 
+LIVE_BLOCK_S = 0.05
+"""Block length of a paced replay (and the monitor's simulated wearable). A twitch closes only once the samples
+after it have arrived, so it can wait a whole block: 50 ms blocks keep it on screen within 150 ms."""
+
+
 class ReplaySource:
     """Wraps a recording Source and paces its blocks.
 
@@ -34,7 +39,7 @@ class ReplaySource:
         source: Source,
         speed: float | None = 1.0,
         loop: bool = False,
-        chunk_s: float = 0.1,
+        chunk_s: float = LIVE_BLOCK_S,
     ) -> None:
         if speed is not None and not speed > 0:
             raise InputError(f"replay speed must be positive (or None for as fast as possible), not {speed}")
