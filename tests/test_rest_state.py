@@ -221,3 +221,39 @@ def test_early_twitches_never_set_a_channel_active() -> None:
         shown = pipe.provisional_events()
         assert all(e.kind == "twitch" for e in shown if "early" in e.flags)
         assert pipe.channel_states(shown) == pipe.channel_states([e for e in shown if "early" not in e.flags])
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000), ratio=st.floats(0.05, 0.3), period_s=st.floats(0.6, 1.2))
+def test_a_bursting_cramp_seen_faintly_on_neighbours_is_a_cramp_not_gait(seed, ratio, period_s):
+    """A calf cramp waxing and waning at about 1 Hz for 8 s, with faint copies on the shin (volume conduction,
+    5-30 %): one cramp, never gait; the copies coincide with it, walking alternates."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 3, 16.0)
+    cramp = np.zeros(x.shape[1], dtype=np.float32)
+    t = 4.0
+    while t < 12.0:
+        n = int(0.9 * period_s * FS_HZ)
+        i = int(t * FS_HZ)
+        cramp[i:i + n] += (rng.normal(0, 80.0 * 1.6, n) * np.hanning(n)).astype(np.float32)
+        t += period_s
+    x[2] += cramp
+    x[0] += ratio * cramp
+    x[1] += ratio * 0.8 * cramp
+    events = run_all([Block(LEG, FS_HZ, 0, x)], LEG)
+    assert not [e for e in events if e.kind == "movement"], events
+    assert [e.channel for e in events if e.kind == "cramp"] == ["EMG R-GAS"], events
+
+
+@SLOW
+@given(seed=st.integers(0, 10_000), level=st.floats(0.5, 1.5))
+def test_two_muscles_sustained_together_are_activity_not_a_cramp(seed, level):
+    """Calf and peroneals both active for 6 s at comparable levels (a co-contraction, as in shifting position):
+    voluntary activity, not a cramp, which is focal."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 3, 14.0)
+    burst(x, 2, 4.0, 6.0, 60.0, rng)
+    burst(x, 1, 4.1, 5.8, 60.0 * level, rng)
+    events = run_all([Block(LEG, FS_HZ, 0, x)], LEG)
+    assert not [e for e in events if e.kind == "cramp"], events
+    assert [e for e in events if e.kind == "activity"]

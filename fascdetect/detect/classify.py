@@ -171,13 +171,29 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
 
     acts = _drop_ringing(acts, config)
     emg = _drop_crosstalk([a for a in acts if a.source == "emg"], config.crosstalk_window_s, config)
-    emg_events = [e for ch in _by_channel(emg) for e in _classify_channel(ch, config, config.twitch_max_s, True)]
+    emg_events = _co_contracted([e for ch in _by_channel(emg) for e in _classify_channel(ch, config, config.twitch_max_s, True)],
+                                config)
     acc = [a for a in acts if a.source == "acc"]
     emg_events = [_confirm(e, acc, config) for e in emg_events]
     acc_only = _drop_crosstalk([a for a in acc if a.region not in emg_regions], config.acc_crosstalk_window_s, config)
     acc_events = [e for ch in _by_channel(acc_only)
                   for e in _classify_channel(ch, config, config.acc_twitch_max_s, False)]
     return sorted(events + emg_events + acc_events, key=lambda e: (e.onset_s, e.channel))
+
+
+def _co_contracted(events: list[Event], config: DetectorConfig) -> list[Event]:
+    """A cramp is focal: sustained activity while another muscle of the foot is active for at least half of it,
+    at a comparable level (not its echo), is a voluntary co-contraction, ``activity``."""
+    sustained = [e for e in events if e.kind in ("cramp", "activity", "burst")]
+    out = []
+    for e in events:
+        if e.kind == "cramp":
+            beside = sum(max(0.0, min(o.end_s, e.end_s) - max(o.onset_s, e.onset_s)) for o in sustained
+                         if o.channel != e.channel and o.peak >= config.crosstalk_ratio * e.peak)
+            if beside >= 0.5 * e.duration_s:
+                e = replace(e, kind="activity", extra=())
+        out.append(e)
+    return out
 
 
 def _is_pop(a: Activity, config: DetectorConfig) -> bool:
@@ -237,7 +253,8 @@ def _movements(acts: list[Activity], emg_regions: frozenset[str], config: Detect
 
 
 def _gait(channels: list[list[Activity]], config: DetectorConfig) -> list[list[Activity]]:
-    """Stretches of rhythmic bursting: one muscle bursts at stride intervals while another muscle of the leg bursts too.
+    """Stretches of rhythmic bursting: one muscle bursts at stride intervals while another muscle of the leg bursts
+    too, mostly at other moments (``gait_max_overlap``).
 
     Walking alternates tibialis anterior (swing) with the calf and peroneals
     (stance) at 0.4-2.5 s strides; a cramp is one muscle, sustained, without
@@ -260,9 +277,25 @@ def _gait(channels: list[list[Activity]], config: DetectorConfig) -> list[list[A
     for run in (r for r in stretches if len(r) >= config.gait_min_strides):
         lo, hi = run[0].onset_s, max(b.end_s for b in run)
         inside = [b for ch in bursts.values() for b in ch if b.onset_s < hi + EPS_S and b.end_s > lo - EPS_S]
-        if len({b.channel for b in inside}) >= 2:
+        # Muscles that walk burst in earnest: a channel whose bursts are all small beside the stretch's
+        # largest only carries a copy of it (a cramp's crosstalk), and two such copies may alternate by chance.
+        strong = config.crosstalk_ratio * max(b.peak for b in inside)
+        others: dict[str, list[Activity]] = {}
+        for b in inside:
+            if b.channel != run[0].channel:
+                others.setdefault(b.channel, []).append(b)
+        if max(b.peak for b in run) >= strong and any(
+                max(b.peak for b in theirs) >= strong and _alternate(run, theirs, config.gait_max_overlap)
+                for theirs in others.values()):
             out.append(inside)
     return out
+
+
+def _alternate(mine: list[Activity], theirs: list[Activity], max_overlap: float) -> bool:
+    """Two muscles' bursts mostly apart in time, as in walking (not one burst pattern seen twice: crosstalk)."""
+    shared = sum(max(0.0, min(a.end_s, b.end_s) - max(a.onset_s, b.onset_s)) for a in mine for b in theirs)
+    briefer = min(sum(a.duration_s for a in mine), sum(b.duration_s for b in theirs))
+    return shared <= max_overlap * briefer + EPS_S
 
 
 def _span(acts: list[Activity]) -> tuple[Activity, float]:

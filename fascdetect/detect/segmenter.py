@@ -421,6 +421,8 @@ LOW_BAND_BOXCARS_S = (0.020, 1 / 60)
 SWING_PRE_S = 0.08
 """The low band's level before a segment: a line fitted over this long, ending ``SWING_GUARD_S`` before it."""
 SWING_GUARD_S = 0.01
+MEASURE_BATCH = 2048
+"""Segments measured per array operation (each takes a few hundred bins of history)."""
 SWING_POST_S = 0.05
 """How long after a segment's end its low-band swing is looked for (a cable's swing follows its edge)."""
 
@@ -483,6 +485,9 @@ class LocalReference:
         after have arrived), one partition gives every median; at a stream's
         edges ``_edge_local`` uses the windows there are.
         """
+        if len(segments) > MEASURE_BATCH:  # a whole recording in one block: keep the work arrays small
+            return [m for i in range(0, len(segments), MEASURE_BATCH)
+                    for m in self._measure_all(segments[i:i + MEASURE_BATCH], complete)]
         if not segments:
             return []
         geo = np.array([(seg.start, seg.end, seg.lane) for seg in segments], dtype=np.int64)
