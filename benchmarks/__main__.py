@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 from benchmarks import machine
 from benchmarks.machine import RESULTS_DIR
@@ -66,59 +68,30 @@ def _accuracy_name(args: argparse.Namespace) -> str:
     return "accuracy" + ("" if args.background == "white" else f"-{args.background}-background") + _suffix(args)
 
 
-def _speed(args: argparse.Namespace) -> None:
-    from benchmarks import speed
-
-    started = machine.start()
-    body = speed.run(args.quick, args.cache_dir)
-    path = machine.write_result(f"speed{_suffix(args)}", body, started)
-    print(speed.table(body))
-    print(f"\nwrote {path}")
-
-
-def _latency(args: argparse.Namespace) -> None:
-    from benchmarks import latency
-
-    started = machine.start()
-    body = latency.run(args.quick)
-    path = machine.write_result(f"latency{_suffix(args)}", body, started)
-    print(latency.table(body))
-    print(f"\nwrote {path}")
+def _tabled(name: str, run: Callable[[Any, argparse.Namespace], dict], result: Callable[[argparse.Namespace], str]
+            ) -> Callable[[argparse.Namespace], None]:
+    """A run that writes ``benchmarks/results/<result(args)>.json`` and prints its module's table."""
+    def go(args: argparse.Namespace) -> None:
+        module = importlib.import_module(f"benchmarks.{name}")
+        started = machine.start()
+        body = run(module, args)
+        path = machine.write_result(result(args), body, started)
+        print(module.table(body))
+        print(f"\nwrote {path}" + (f" ({body['seconds']:.0f} s)" if "seconds" in body else ""))
+    return go
 
 
-def _startup(args: argparse.Namespace) -> None:
-    from benchmarks import startup
-
-    started = machine.start()
-    body = startup.run(args.quick)
-    path = machine.write_result(f"startup{_suffix(args)}", body, started)
-    print(startup.table(body))
-    print(f"\nwrote {path}")
+def _named(name: str) -> Callable[[argparse.Namespace], str]:
+    return lambda args: name + _suffix(args)
 
 
-def _real(args: argparse.Namespace) -> None:
-    """Real third-party recordings; they are short, so --quick changes nothing and the file is always real.json."""
-    from benchmarks import real
-
-    started = machine.start()
-    body = real.run()
-    path = machine.write_result("real", body, started)
-    print(real.table(body))
-    print(f"\nwrote {path} ({body['seconds']:.0f} s)")
-
-
-def _scenarios(args: argparse.Namespace) -> None:
-    from benchmarks import scenarios
-
-    started = machine.start()
-    body = scenarios.run(args.quick)
-    path = machine.write_result(f"scenarios{_suffix(args)}", body, started)
-    print(scenarios.table(body))
-    print(f"\nwrote {path} ({body['seconds']:.0f} s)")
-
-
-RUNS = {"accuracy": _accuracy, "speed": _speed, "latency": _latency, "startup": _startup, "real": _real,
-        "scenarios": _scenarios}
+RUNS = {"accuracy": _accuracy,
+        "speed": _tabled("speed", lambda m, args: m.run(args.quick, args.cache_dir), _named("speed")),
+        "latency": _tabled("latency", lambda m, args: m.run(args.quick), _named("latency")),
+        "startup": _tabled("startup", lambda m, args: m.run(args.quick), _named("startup")),
+        # Real recordings are short, so --quick changes nothing and the file is always real.json.
+        "real": _tabled("real", lambda m, args: m.run(), lambda args: "real"),
+        "scenarios": _tabled("scenarios", lambda m, args: m.run(args.quick), _named("scenarios"))}
 HEADLINE_SNR_DB = (12.0, 20.0)
 
 
