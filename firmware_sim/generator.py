@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 from scipy import signal
@@ -604,15 +604,20 @@ class Generator:
                 self._add(_Overlay(gi, row, int(round(t * fs)), bg.sparse_cluster(rng, fs, peak, sc.sparse_extra_spikes)))
 
     def _cables(self, k: int) -> None:
-        sc, lay = self.scenario, self.layout
-        rng = _rng(self.seed, _CABLE, k)
+        self._transients(k, _CABLE, self.scenario.cable_rate_per_h, bg.cable_artifact, "cable")
+
+    def _transients(self, k: int, stream: int, rate_per_h: float,
+                    make: Callable[[np.random.Generator, float], np.ndarray], kind: str) -> None:
+        """Artifacts of segment ``k`` on every EMG channel (Poisson at ``rate_per_h``), listed in ``artifacts``."""
+        lay = self.layout
+        rng = _rng(self.seed, stream, k)
         for key in sorted(lay.emg):
             gi, row = lay.emg[key]
             fs = lay.fs[gi]
-            for t in np.sort(rng.uniform(k * SEGMENT_S, (k + 1) * SEGMENT_S, rng.poisson(sc.cable_rate_per_h / 3600 * SEGMENT_S))):
-                x = bg.cable_artifact(rng, fs)
+            for t in np.sort(rng.uniform(k * SEGMENT_S, (k + 1) * SEGMENT_S, rng.poisson(rate_per_h / 3600 * SEGMENT_S))):
+                x = make(rng, fs)
                 self._add(_Overlay(gi, row, int(round(t * fs)), x))
-                self._artifact_pending.append(TruthEvent(float(round(t * fs) / fs), len(x) / fs, "cable", key[0], key[1],
+                self._artifact_pending.append(TruthEvent(float(round(t * fs) / fs), len(x) / fs, kind, key[0], key[1],
                                                          lay.label((gi, row)), float(np.max(np.abs(x))), "uV"))
 
     def _add(self, ov: _Overlay) -> _Overlay:
@@ -663,16 +668,7 @@ class Generator:
         self._masks = [m for m in self._masks if m[3] >= t0]
 
     def _pops(self, k: int) -> None:
-        sc, lay = self.scenario, self.layout
-        rng = _rng(self.seed, _POP, k)
-        for key in sorted(lay.emg):
-            gi, row = lay.emg[key]
-            fs = lay.fs[gi]
-            for t in np.sort(rng.uniform(k * SEGMENT_S, (k + 1) * SEGMENT_S, rng.poisson(sc.pop_rate_per_h / 3600 * SEGMENT_S))):
-                x = phys.electrode_pop(rng, fs)
-                self._add(_Overlay(gi, row, int(round(t * fs)), x))
-                self._artifact_pending.append(TruthEvent(float(round(t * fs) / fs), len(x) / fs, "pop", key[0], key[1],
-                                                         lay.label((gi, row)), float(np.max(np.abs(x))), "uV"))
+        self._transients(k, _POP, self.scenario.pop_rate_per_h, phys.electrode_pop, "pop")
 
     def _render(self, k: int) -> list[np.ndarray]:
         """Signals of segment ``k``, one float32 array per rate group."""

@@ -20,6 +20,15 @@ def add_db_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="PATH", help=DB_HELP)
 
 
+def add_list_parser(sub: argparse._SubParsersAction, what: str) -> None:
+    """The ``list`` subcommand both history commands have: JSON or a table, between two nights."""
+    ls = sub.add_parser("list", help=f"list {what}")
+    ls.add_argument("--json", action="store_true", help="print a JSON array")
+    ls.add_argument("--from", dest="since", metavar="DATE", help="first night, YYYY-MM-DD")
+    ls.add_argument("--to", dest="until", metavar="DATE", help="last night, YYYY-MM-DD")
+    add_db_argument(ls)
+
+
 def open_history(args: argparse.Namespace, create: bool = True) -> "History":
     from fascdetect.history.store import History
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from fascdetect.commands._history import add_db_argument, open_history
+from fascdetect.commands._history import add_db_argument, add_list_parser, open_history
 
 SYMPTOM_CHOICES = ("weakness", "numbness", "pain", "wasting")
 
@@ -26,11 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="a warning sign you noticed (repeatable; numbness includes tingling)")
     a.add_argument("--note", default="", metavar="TEXT", help="free text")
     add_db_argument(a)
-    ls = ds.add_parser("list", help="list diary entries")
-    ls.add_argument("--json", action="store_true", help="print a JSON array")
-    ls.add_argument("--from", dest="since", metavar="DATE", help="first night, YYYY-MM-DD")
-    ls.add_argument("--to", dest="until", metavar="DATE", help="last night, YYYY-MM-DD")
-    add_db_argument(ls)
+    add_list_parser(ds, "diary entries")
     im = ds.add_parser("import", help="add the entries of a diary TSV (date, tags, symptoms, note); "
                                       "entries already there are skipped")
     im.add_argument("file", metavar="DIARY.tsv")

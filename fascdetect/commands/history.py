@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from fascdetect.commands._history import add_db_argument, open_history, saved_line
+from fascdetect.commands._history import add_db_argument, add_list_parser, open_history, saved_line
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,11 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "their results (after an upgrade, or with other --set settings); ids stay")
     a.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_db_argument(a)
-    ls = hs.add_parser("list", help="list stored recordings")
-    ls.add_argument("--json", action="store_true", help="print a JSON array")
-    ls.add_argument("--from", dest="since", metavar="DATE", help="first night, YYYY-MM-DD")
-    ls.add_argument("--to", dest="until", metavar="DATE", help="last night, YYYY-MM-DD")
-    add_db_argument(ls)
+    add_list_parser(hs, "stored recordings")
     rm = hs.add_parser("remove", help="delete a stored recording (its events and counts too; the file stays)")
     rm.add_argument("id", type=int, metavar="ID", help="recording id from 'history list'")
     add_db_argument(rm)
