@@ -20,7 +20,7 @@ import numpy as np
 
 from fascdetect.config import DetectorConfig
 from fascdetect.model import Block, Channel, Event
-from fascdetect.units.cluster import UNASSIGNED, cluster, lag_distances, tolerance
+from fascdetect.units.cluster import UNASSIGNED, Leader, cluster
 from fascdetect.units.config import SortConfig
 from fascdetect.units.waveform import FilteredRing, Geometry, Waveform, block_rows, emg_groups, extract
 
@@ -107,26 +107,17 @@ class _Live:
 
     def __init__(self, geometry: Geometry, config: SortConfig) -> None:
         self.g, self.config = geometry, config
-        self.templates: list[np.ndarray] = []
-        self.counts: list[int] = []
+        self.leader = Leader(geometry, config)
         self.noise: list[float] = []
 
     def add(self, w: Waveform) -> int:
-        g = self.g
         self.noise.append(w.noise_uv)
-        var = float(np.median(self.noise)) ** 2
-        ext = g.core_ext(w.wide)
-        for k in np.argsort([-c for c in self.counts], kind="stable"):
-            t = self.templates[k]
-            d2 = lag_distances(ext[None, :], t, self.config.max_gain)[0]
-            lag = int(d2.argmin())
-            if d2[lag] <= tolerance(t, self.counts[k], var, self.config):
-                self.counts[k] += 1
-                self.templates[k] = t + (ext[lag: lag + g.core_n] - t) / self.counts[k]
-                return int(k)
-        self.templates.append(ext[g.shift: g.shift + g.core_n].copy())
-        self.counts.append(1)
-        return len(self.templates) - 1
+        var = max(float(np.median(self.noise)), 1e-6) ** 2
+        return self.leader.add(self.g.core_ext(w.wide), var)[0]
+
+    @property
+    def counts(self) -> list[int]:
+        return self.leader.counts
 
     def units(self) -> int:
         return sum(c >= self.config.min_twitches for c in self.counts)
@@ -221,7 +212,8 @@ class UnitSorter:
             fs = self._by_channel[label]
             g = self.geometry[fs]
             noise = float(np.median([w.noise_uv for w, _ in items]))
-            c = cluster(np.stack([w.wide for w, _ in items]), noise, g, self.config)
+            c = cluster(np.stack([w.wide for w, _ in items]), np.array([w.peak_index / fs for w, _ in items]),
+                        noise, g, self.config)
             ch = self.channels[label]
             for k, template in enumerate(c.templates):
                 members = [items[i][1] for i in np.flatnonzero(c.labels == k)]
