@@ -11,6 +11,7 @@ from typing import Any
 
 from fascdetect.errors import InputError
 from fascdetect.overrides import parse_overrides
+from fascdetect.units.config import SortConfig
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,11 @@ class DetectorConfig:
     emg_min_twitch_fs_hz: float = 500.0
     """Below this EMG rate a 3-40 ms potential is barely resolved: detection is flagged unreliable."""
 
+    # --- motor units: grouping the twitches, after detection -------------------
+    motor_units: SortConfig = SortConfig()
+    """The motor-unit sorter's settings (``fascdetect.units.SortConfig``, each with its reason). They change no
+    event, only which putative unit a twitch is given; set them as ``motor_units.NAME=VALUE``."""
+
     def __post_init__(self) -> None:
         lo, hi = self.emg_band_hz
         if not 0 < lo < hi:
@@ -185,5 +191,6 @@ class DetectorConfig:
         return asdict(self)
 
     def with_overrides(self, pairs: list[str]) -> "DetectorConfig":
-        """Apply ``NAME=VALUE`` strings (from ``--set``), each parsed by the field's type."""
+        """Apply ``NAME=VALUE`` strings (from ``--set``), each parsed by the field's type; the sorter's settings
+        are ``motor_units.NAME=VALUE``."""
         return replace(self, **parse_overrides(self, pairs, nullable=frozenset({"mains_hz"})))

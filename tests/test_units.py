@@ -191,3 +191,38 @@ def test_analyze_file_with_each_foot_in_its_own_process(tmp_path, capsys):
     assert s.purity >= 0.9 and s.completeness >= 0.8, s.to_json()
     json.dumps(doc)
 
+
+def test_sorter_settings_are_shown_and_set_from_the_command_line(tmp_path, capsys):
+    """``--show-config`` lists SortConfig under ``motor_units``; ``--set motor_units.NAME=VALUE`` changes the sorting
+    (and no event); a wrong name or value is a one-line error naming the choices."""
+    import json
+    from dataclasses import asdict
+
+    from fascdetect.cli import main
+    from fascdetect.config import DetectorConfig
+    from fascdetect.units import SortConfig
+
+    assert main(["analyze", str(tmp_path / "unread.edf"), "--show-config",
+                 "--set", "motor_units.min_twitches=5", "--set", "motor_units.max_drift=1.5"]) == 0
+    shown = json.loads(capsys.readouterr().out)["motor_units"]
+    assert shown == {**asdict(SortConfig()), "min_twitches": 5, "max_drift": 1.5}
+    assert DetectorConfig().with_overrides(["motor_units.shape_tolerance=0.25"]).motor_units == \
+        SortConfig(shape_tolerance=0.25)
+
+    edf = tmp_path / "fdb.edf"
+    assert main(["simulate", "--scenario", "post-exercise", "--duration", "1m", "--seed", "2", "--out", str(edf),
+                 "--emg-regions", "FDB", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(edf), "--json", "--workers", "1"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert main(["analyze", str(edf), "--json", "--workers", "1", "--set", "motor_units.min_twitches=1000"]) == 0
+    strict = json.loads(capsys.readouterr().out)
+    assert default["summary"]["motor_units"] and not strict["summary"]["motor_units"]
+    assert all(e["motor_unit"] == NOT_A_UNIT for e in strict["events"] if e["kind"] == "twitch")
+    assert [{k: v for k, v in e.items() if k != "motor_unit"} for e in strict["events"]] == \
+        [{k: v for k, v in e.items() if k != "motor_unit"} for e in default["events"]]
+
+    assert main(["analyze", str(edf), "--set", "motor_units.maxdrift=1.5"]) == 2
+    assert "motor_units.max_drift" in capsys.readouterr().err
+    assert main(["analyze", str(edf), "--set", "motor_units.max_drift=0.5"]) == 2
+    assert "max_drift" in capsys.readouterr().err

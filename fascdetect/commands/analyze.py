@@ -22,8 +22,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="processes (the two feet can run in parallel; default: one per core, at most two)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a detector setting (see --show-config); repeatable")
-    p.add_argument("--show-config", action="store_true", help="print the detector settings in use and exit")
+                   help="override a detector setting, or a motor-unit sorter's one as motor_units.NAME=VALUE "
+                        "(see --show-config); repeatable")
+    p.add_argument("--show-config", action="store_true",
+                   help="print the detector settings in use (the sorter's under motor_units) and exit")
     p.add_argument("--save", action="store_true", help="also store the night in the history database (see history)")
     add_db_argument(p)
     return p

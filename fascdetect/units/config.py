@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from fascdetect.errors import InputError
+
 
 @dataclass(frozen=True)
 class SortConfig:
@@ -65,6 +67,23 @@ class SortConfig:
     max_buffer_s: float = 600.0
     """Cap on the filtered signal kept while an episode is pending (s per channel); only a pending episode
     longer than this (a cramp of over 10 minutes) can lose a twitch's waveform, which then stays unassigned."""
+
+    def __post_init__(self) -> None:
+        windows = (self.core_before_s, self.core_after_s, self.wide_before_s, self.wide_after_s, self.align_smooth_s,
+                   self.max_shift_s, self.peak_search_s, self.noise_window_s)
+        if min(windows) <= 0 or self.core_before_s > self.wide_before_s or self.core_after_s > self.wide_after_s:
+            raise InputError("motor_units windows must be positive, and the compared window (core_*) must lie "
+                             "inside the described one (wide_*)")
+        if self.noise_factor <= 0 or self.shape_tolerance < 0 or self.merge_tolerance < 0:
+            raise InputError("motor_units.noise_factor must be positive, shape_tolerance and merge_tolerance not "
+                             "negative")
+        if self.max_drift < 1.0:
+            raise InputError(f"motor_units.max_drift is a factor of at least 1, not {self.max_drift}")
+        if self.min_twitches < 1 or self.amplitude_neighbours < 1 or self.refine_passes < 0:
+            raise InputError("motor_units.min_twitches and amplitude_neighbours must be at least 1, "
+                             "refine_passes at least 0")
+        if self.merge_shift_s < 0 or self.max_buffer_s <= 0:
+            raise InputError("motor_units.merge_shift_s must not be negative and max_buffer_s must be positive")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -128,9 +128,10 @@ class UnitSorter:
 
     def __init__(self, channels: Iterable[Channel], config: SortConfig | None = None,
                  detector: DetectorConfig | None = None, live: bool = True) -> None:
-        """``live``: also give provisional labels as twitches arrive (a display's; offline analysis skips it)."""
-        self.config = config or SortConfig()
+        """``config``: the sorter's settings, by default the detector's ``motor_units``; ``live``: also give
+        provisional labels as twitches arrive (a display's; offline analysis skips it)."""
         self.detector = detector or DetectorConfig()
+        self.config = config or self.detector.motor_units
         self.channels = {c.label: c for c in channels}
         self.rings = {fs: FilteredRing(chs, fs) for fs, chs in emg_groups(list(self.channels.values())).items()}
         self.geometry = {fs: Geometry(fs, self.config) for fs in self.rings}
