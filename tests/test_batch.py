@@ -80,7 +80,7 @@ def reference(cohort) -> dict[str, dict]:
 def long_night(tmp_path_factory) -> tuple[Path, dict]:
     """A longer recording whose task surely outlasts a poll: killed under, or interrupted before."""
     path = tmp_path_factory.mktemp("long") / "long.edf"
-    assert cli("simulate", "--scenario", "rest", "--duration", "4m", "--seed", "99", "--out", str(path),
+    assert cli("simulate", "--scenario", "rest", "--duration", "10m", "--seed", "99", "--out", str(path),
                "--no-progress")[0] == 0
     _, text = cli("analyze", str(path), "--json", "--workers", "1")
     return path.resolve(), json.loads(text)
