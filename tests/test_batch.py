@@ -664,6 +664,16 @@ def test_discovery_walks_directories_globs_and_keeps_a_missing_path(tmp_path):
         [p for p in found[:3]]
 
 
+def test_a_glob_that_matches_nothing_is_said(tmp_path, caplog):
+    """Beside paths that match, a mistyped glob is not silently dropped: its pattern is named."""
+    (tmp_path / "x.edf").write_bytes(b"")
+    with caplog.at_level("WARNING", logger="fascdetect.batch.discover"):
+        found = discover([str(tmp_path / "x.edf"), str(tmp_path / "nigth*.edf")])
+    assert [p.name for p in found] == ["x.edf"]
+    assert [r.getMessage() for r in caplog.records] == [f"{tmp_path / 'nigth*.edf'}: no recording matches "
+                                                        "(other than ones already listed)"]
+
+
 def test_a_field_that_is_a_number_in_one_file_and_text_in_another_becomes_text(tmp_path):
     store = BatchStore(tmp_path)
     for i, value in enumerate([3, "n/a"]):

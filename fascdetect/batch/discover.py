@@ -10,11 +10,14 @@ once however it is named (``x.hea``, ``x.dat`` or ``x``).
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from pathlib import Path
 
 from fascdetect.io.csv_import import CSV_SUFFIXES
 from fascdetect.io.wfdb_import import record_name
+
+log = logging.getLogger(__name__)
 
 DIRECTORY_SUFFIXES = (".edf", ".bdf", ".rec", ".hea")
 GLOB_CHARS = "*?["
@@ -40,6 +43,7 @@ def discover(items: list[str], exclude: Path | None = None) -> list[Path]:
 
     for item in items:
         if any(c in item for c in GLOB_CHARS):
+            before = len(out)
             for match in sorted(glob.glob(os.path.expanduser(item), recursive=True)):
                 p = Path(match)
                 if p.is_dir():
@@ -47,6 +51,8 @@ def discover(items: list[str], exclude: Path | None = None) -> list[Path]:
                         take(f)
                 elif _is_recording(p, named=True):
                     take(p)
+            if len(out) == before:
+                log.warning("%s: no recording matches (other than ones already listed)", item)
         else:
             p = Path(os.path.expanduser(item))
             if p.is_dir():
