@@ -188,7 +188,7 @@ def _co_contracted(events: list[Event], config: DetectorConfig) -> list[Event]:
     out = []
     for e in events:
         if e.kind == "cramp":
-            beside = sum(max(0.0, min(o.end_s, e.end_s) - max(o.onset_s, e.onset_s)) for o in sustained
+            beside = sum(_shared_s(o, e) for o in sustained
                          if o.channel != e.channel and o.peak >= config.crosstalk_ratio * e.peak)
             if beside >= 0.5 * e.duration_s:
                 e = replace(e, kind="activity", extra=())
@@ -293,9 +293,14 @@ def _gait(channels: list[list[Activity]], config: DetectorConfig) -> list[list[A
 
 def _alternate(mine: list[Activity], theirs: list[Activity], max_overlap: float) -> bool:
     """Two muscles' bursts mostly apart in time, as in walking (not one burst pattern seen twice: crosstalk)."""
-    shared = sum(max(0.0, min(a.end_s, b.end_s) - max(a.onset_s, b.onset_s)) for a in mine for b in theirs)
+    shared = sum(_shared_s(a, b) for a in mine for b in theirs)
     briefer = min(sum(a.duration_s for a in mine), sum(b.duration_s for b in theirs))
     return shared <= max_overlap * briefer + EPS_S
+
+
+def _shared_s(a: Activity | Event, b: Activity | Event) -> float:
+    """Seconds during which both are going on."""
+    return max(0.0, min(a.end_s, b.end_s) - max(a.onset_s, b.onset_s))
 
 
 def _span(acts: list[Activity]) -> tuple[Activity, float]:

@@ -476,18 +476,23 @@ class LocalReference:
     def finish(self, segments: list[Segment]) -> list[Segment]:
         """End of stream: measure what is held with the window there is."""
         held, self._held = self._held, []
-        return sorted(self._measure_all(held, complete=False) + segments, key=lambda seg: (seg.start, seg.lane))
+        return sorted(self._measure_all(held, "there") + segments, key=lambda seg: (seg.start, seg.lane))
 
-    def _measure_all(self, segments: list[Segment], complete: bool = True) -> list[Segment]:
+    def provisional(self) -> list[Segment]:
+        """The held segments, measured on the windows before them only (a live display's early view)."""
+        return self._measure_all(self._held, "before")
+
+    def _measure_all(self, segments: list[Segment], windows: str = "whole") -> list[Segment]:
         """Segments with their local background and swing, all at once.
 
-        Where all four windows are in the history (``complete``: the windows
-        after have arrived), one partition gives every median; at a stream's
-        edges ``_edge_local`` uses the windows there are.
+        ``windows``: ``whole`` when the windows after them have arrived (then,
+        where all four are in the history, one partition gives every median),
+        ``there`` at a stream's end (the windows there are), ``before`` for the
+        early view (the windows before them only); ``_edge_local`` does the last two.
         """
         if len(segments) > MEASURE_BATCH:  # a whole recording in one block: keep the work arrays small
             return [m for i in range(0, len(segments), MEASURE_BATCH)
-                    for m in self._measure_all(segments[i:i + MEASURE_BATCH], complete)]
+                    for m in self._measure_all(segments[i:i + MEASURE_BATCH], windows)]
         if not segments:
             return []
         geo = np.array([(seg.start, seg.end, seg.lane) for seg in segments], dtype=np.int64)
@@ -495,34 +500,24 @@ class LocalReference:
         h0 = self._hist_start
         half = self.ref_bins // 2
         # Four windows of one length: an even reference span, all of it still in the history.
-        split = complete and half and self.ref_bins % 2 == 0
+        split = windows == "whole" and half and self.ref_bins % 2 == 0
         whole = (starts - self.guard_bins - self.ref_bins >= h0) & bool(split)
         local = np.empty(len(segments))
         w = np.flatnonzero(whole)
         if w.size:
             at = np.stack([starts[w] - self.guard_bins - self.ref_bins, starts[w] - self.guard_bins - half,
                            ends[w] + self.guard_bins, ends[w] + self.guard_bins + half], axis=1) - h0
-            windows = self._hist[lanes[w][:, None, None], at[:, :, None] + np.arange(half)]
+            reference = self._hist[lanes[w][:, None, None], at[:, :, None] + np.arange(half)]
             # The median by one partition (what np.median does, without its checks): the mean of the
             # two middle values of an even window, the middle one of an odd one.
             mid = [half // 2 - 1, half // 2] if half % 2 == 0 else [half // 2]
-            local[w] = np.partition(windows, mid, axis=2)[:, :, mid].mean(axis=2).min(axis=1)
+            local[w] = np.partition(reference, mid, axis=2)[:, :, mid].mean(axis=2).min(axis=1)
         for n in np.flatnonzero(~whole).tolist():
-            local[n] = self._edge_local(segments[n])
+            local[n] = self._edge_local(segments[n], after=windows != "before")
         swings = self._swings(starts, ends, lanes)
         return [Segment(seg.lane, seg.start, seg.end, seg.peak, seg.peak_bin, seg.high, seg.low, seg.mean_env, seg.snr,
                         seg.bad, seg.floor, max(v, seg.floor * 1e-3), sw)
                 for seg, v, sw in zip(segments, local.tolist(), swings)]
-
-    def provisional(self) -> list[Segment]:
-        """The held segments, measured on the windows before them only (a live display's early view)."""
-        if not self._held:
-            return []
-        geo = np.array([(seg.start, seg.end, seg.lane) for seg in self._held], dtype=np.int64)
-        swings = self._swings(geo[:, 0], geo[:, 1], geo[:, 2])
-        return [Segment(seg.lane, seg.start, seg.end, seg.peak, seg.peak_bin, seg.high, seg.low, seg.mean_env, seg.snr,
-                        seg.bad, seg.floor, max(self._edge_local(seg, after=False), seg.floor * 1e-3), sw)
-                for seg, sw in zip(self._held, swings)]
 
     def _edge_local(self, seg: Segment, after: bool = True) -> float:
         """Local background from the windows there are (at a stream's start or end, fewer; before it only
