@@ -206,22 +206,42 @@ def _is_pop(a: Activity, config: DetectorConfig) -> bool:
 
 def _merge_discharges(acts: list[Activity], gap_s: float) -> list[Activity]:
     """Join runs of one lane split by a dip shorter than ``gap_s`` (one potential's phases)."""
-    out: list[Activity] = []
+    out: list[_Merged | Activity] = []
     last: dict[tuple[str, str], int] = {}
     for a in sorted(acts, key=lambda a: a.onset_s):
         key = (a.source, a.channel)
         i = last.get(key)
         if i is not None and a.onset_s - out[i].end_s < gap_s - EPS_S:
             b = out[i]
-            n_a, n_b = a.duration_s, b.duration_s
-            top = a if a.peak > b.peak else b
-            out[i] = replace(b, end_s=max(a.end_s, b.end_s), peak=top.peak, peak_s=top.peak_s, bad=a.bad or b.bad,
-                             high=max(a.high, b.high), low=min(a.low, b.low), swing=max(a.swing, b.swing),
-                             mean=(a.mean * n_a + b.mean * n_b) / max(n_a + n_b, 1e-12))
+            if not isinstance(b, _Merged):
+                b = out[i] = _Merged(b)
+            b.join(a)
         else:
             last[key] = len(out)
             out.append(a)
-    return out
+    return [a.activity() if isinstance(a, _Merged) else a for a in out]
+
+
+class _Merged:
+    """An activity being joined with the next runs of its lane (one ``Activity`` made at the end, not one per join)."""
+
+    def __init__(self, first: Activity) -> None:
+        self.first = first
+        self.end_s, self.peak, self.peak_s, self.bad = first.end_s, first.peak, first.peak_s, first.bad
+        self.high, self.low, self.swing, self.mean = first.high, first.low, first.swing, first.mean
+
+    def join(self, a: Activity) -> None:
+        n_a, n_b = a.duration_s, self.end_s - self.first.onset_s
+        if a.peak > self.peak:
+            self.peak, self.peak_s = a.peak, a.peak_s
+        self.end_s = max(a.end_s, self.end_s)
+        self.bad = a.bad or self.bad
+        self.high, self.low, self.swing = max(a.high, self.high), min(a.low, self.low), max(a.swing, self.swing)
+        self.mean = (a.mean * n_a + self.mean * n_b) / max(n_a + n_b, 1e-12)
+
+    def activity(self) -> Activity:
+        return replace(self.first, end_s=self.end_s, peak=self.peak, peak_s=self.peak_s, bad=self.bad,
+                       high=self.high, low=self.low, swing=self.swing, mean=self.mean)
 
 
 def _movements(acts: list[Activity], emg_regions: frozenset[str], config: DetectorConfig

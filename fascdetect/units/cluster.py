@@ -58,9 +58,10 @@ def free_gains(ext: np.ndarray, template: np.ndarray) -> np.ndarray:
     return np.maximum(wt[np.arange(len(lag)), lag] / tt, 0.0)
 
 
-def noise_energy(n: int, members: int, noise_var: float, config: SortConfig) -> float:
-    """The noise part of the tolerance: a window's noise energy, plus what is left in a median of ``members``."""
-    return config.noise_factor * n * noise_var * (1.0 + MEDIAN_NOISE / max(members, 1))
+def noise_energy(n: int, members, noise_var: float, config: SortConfig):
+    """The noise part of the tolerance: a window's noise energy, plus what is left in a median of ``members``
+    (an int, or an array of them)."""
+    return config.noise_factor * n * noise_var * (1.0 + MEDIAN_NOISE / np.maximum(members, 1))
 
 
 def misfit(ww, wt, tt, gain, noise, config: SortConfig) -> np.ndarray:
@@ -141,17 +142,21 @@ class Leader:
         self.templates: list[np.ndarray] = []
         self.counts: list[int] = []
         self._gains: list[deque[float]] = []
+        # Kept up to date as members join (only the template joined changes): the templates stacked, and
+        # each one's amplitude.
+        self._stack = np.zeros((0, geometry.core_n))
+        self._amp: list[float] = []
 
     def add(self, ext: np.ndarray, noise_var: float) -> tuple[int, int]:
         """Place one compared window with its lag margins (n + 2K); returns (cluster, offset in samples)."""
         g, config = self.g, self.config
         if self.templates:
             # All templates at once: each scaled to the median gain of its latest members.
-            t = np.stack(self.templates)  # M × n
+            t = self._stack  # M × n
             windows = sliding_window_view(ext, g.core_n)  # lags × n
             ww, wt, tt = (windows * windows).sum(axis=1)[None, :], t @ windows.T, (t * t).sum(axis=1)[:, None]
-            amp = np.clip([np.median(gains) for gains in self._gains], 1.0 / config.max_drift, config.max_drift)
-            noise = np.array([noise_energy(g.core_n, m, noise_var, config) for m in self.counts])
+            amp = np.array(self._amp)
+            noise = noise_energy(g.core_n, np.array(self.counts), noise_var, config)
             q = misfit(ww, wt, tt, amp[:, None], noise[:, None], config)  # M × lags
             best, lag = np.unravel_index(int(q.argmin()), q.shape)
             if q[best, lag] <= 1.0:
@@ -159,12 +164,19 @@ class Leader:
                 t = self.templates[best]
                 self._gains[best].append(float(max(aligned @ t, 0.0) / (t @ t)) if t @ t > 0 else 1.0)
                 self.counts[best] += 1
-                self.templates[best] = t + (aligned - t) / self.counts[best]
+                self.templates[best] = self._stack[best] = t + (aligned - t) / self.counts[best]
+                self._amp[best] = self._amplitude(int(best))
                 return int(best), int(lag) - g.shift
         self.templates.append(ext[g.shift: g.shift + g.core_n].copy())
+        self._stack = np.vstack([self._stack, self.templates[-1]])
         self.counts.append(1)
         self._gains.append(deque([1.0], maxlen=config.amplitude_neighbours))
+        self._amp.append(self._amplitude(len(self.templates) - 1))
         return len(self.templates) - 1, 0
+
+    def _amplitude(self, k: int) -> float:
+        """Template ``k``'s amplitude: the median gain of its latest members, within ×/÷``max_drift``."""
+        return float(np.clip(np.median(self._gains[k]), 1.0 / self.config.max_drift, self.config.max_drift))
 
 
 class Clustering:
