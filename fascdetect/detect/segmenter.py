@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from fascdetect.dsp.envelope import EnvelopeChunk
+from fascdetect.dsp.median import medians
 from fascdetect.dsp.noise_floor import RunningFloor
 
 
@@ -402,7 +404,7 @@ class Segmenter:
         whole = (nb - head) // F
         if whole:
             body = slice(head, head + whole * F)
-            levels = np.median(env[:, body].reshape(self.n_lanes, whole, F), axis=2)
+            levels = medians(env[:, body].reshape(self.n_lanes, whole, F))
             frame_bad = bad[:, body].reshape(self.n_lanes, whole, F).any(axis=2)
             per_frame = self.floor.update_many(levels, frame_bad)
             floors[:, body] = np.repeat(per_frame, F, axis=1)
@@ -413,7 +415,7 @@ class Segmenter:
         return floors
 
     def _complete_frame(self, env: np.ndarray, bad: np.ndarray) -> None:
-        self.floor.update(np.median(env, axis=1), bad.any(axis=1))
+        self.floor.update(medians(env), bad.any(axis=1))
 
 
 LOW_BAND_BOXCARS_S = (0.020, 1 / 60)
@@ -507,11 +509,8 @@ class LocalReference:
         if w.size:
             at = np.stack([starts[w] - self.guard_bins - self.ref_bins, starts[w] - self.guard_bins - half,
                            ends[w] + self.guard_bins, ends[w] + self.guard_bins + half], axis=1) - h0
-            reference = self._hist[lanes[w][:, None, None], at[:, :, None] + np.arange(half)]
-            # The median by one partition (what np.median does, without its checks): the mean of the
-            # two middle values of an even window, the middle one of an odd one.
-            mid = [half // 2 - 1, half // 2] if half % 2 == 0 else [half // 2]
-            local[w] = np.partition(reference, mid, axis=2)[:, :, mid].mean(axis=2).min(axis=1)
+            reference = sliding_window_view(self._hist, half, axis=1)[lanes[w][:, None], at]
+            local[w] = medians(reference).min(axis=1)
         for n in np.flatnonzero(~whole).tolist():
             local[n] = self._edge_local(segments[n], after=windows != "before")
         swings = self._swings(starts, ends, lanes)
@@ -552,8 +551,15 @@ class LocalReference:
         off = (b1 - 1) // 2 + (b2 - 1) // 2
         span = self._pre + self.max_bins + self._post
         width = span + b1 + b2 - 2
-        idx = np.clip(starts[:, None] - self._pre - off + np.arange(width) - self._hist_start, 0, self._base.shape[1] - 1)
-        w = self._base[lanes[:, None], idx].astype(np.float64)
+        first = starts - self._pre - off - self._hist_start
+        n_base = self._base.shape[1]
+        inner = (first >= 0) & (first + width <= n_base)
+        w = np.empty((starts.size, width))
+        w[inner] = sliding_window_view(self._base, width, axis=1)[lanes[inner], first[inner]]
+        edge = np.flatnonzero(~inner)
+        if edge.size:  # near a stream's start or end: the edge bin repeats
+            idx = np.clip(first[edge][:, None] + np.arange(width), 0, n_base - 1)
+            w[edge] = self._base[lanes[edge][:, None], idx]
         low = _moving_mean(_moving_mean(w, b1), b2)  # low[:, i] is the band at bin start - pre + i
         n_pre = self._pre - self._guard_pre
         cols = np.arange(span, dtype=np.float64)
