@@ -58,7 +58,7 @@ def scenario():
         movement_rate_per_h=MOVEMENTS_PER_FOOT_PER_H, movement_both_feet_probability=0.3)
 
 
-def make(path: Path) -> dict:
+def make(path: Path, hours: float = HOURS) -> dict:
     """Write the recording (if it is not there yet); what the simulator put in it."""
     from fascdetect.io.edf_write import EdfWriter
     from fascdetect.model import Block
@@ -67,7 +67,7 @@ def make(path: Path) -> dict:
     info_path = path.with_suffix(".truth.json")
     if path.exists() and info_path.exists():
         return json.loads(info_path.read_text())
-    gen = Generator(scenario(), seed=SEED, duration_s=HOURS * 3600)
+    gen = Generator(scenario(), seed=SEED, duration_s=hours * 3600)
     keep = tuple(c for c in gen.channels if c.placement.modality == "EMG" or c.placement.side == ACC_KEPT_SIDE)
     tmp = path.with_suffix(".partial.edf")
     t = time.perf_counter()
@@ -79,11 +79,11 @@ def make(path: Path) -> dict:
                 writer.write(Block(tuple(block.channels[i] for i in rows), block.fs_hz, block.start, block.data[rows]))
     tmp.rename(path)
     truth = [t for t in gen.truth if t.kind in ("twitch", "cramp", "movement", "burst")] if hasattr(gen, "truth") else []
-    info = {"seconds": HOURS * 3600, "seed": SEED, "channels": [c.label for c in keep],
+    info = {"seconds": hours * 3600, "seed": SEED, "channels": [c.label for c in keep],
             "bytes": path.stat().st_size, "generated_in_s": round(time.perf_counter() - t, 1),
             "truth": dict(Counter(t.kind for t in truth))}
     if truth:
-        info["truth_twitches_per_min"] = round(info["truth"].get("twitch", 0) / (HOURS * 60), 1)
+        info["truth_twitches_per_min"] = round(info["truth"].get("twitch", 0) / (hours * 60), 1)
     info_path.write_text(json.dumps(info, indent=1) + "\n")
     return info
 
@@ -196,11 +196,12 @@ def main() -> None:
     p.add_argument("mode", choices=("make", "floor", "parts", "episode"))
     p.add_argument("path", type=Path)
     p.add_argument("sizes", nargs="*", type=int, default=[500, 1000, 2000, 4000, 8000])
+    p.add_argument("--hours", type=float, default=HOURS, help="make: the recording's length (default 1)")
     args = p.parse_args()
     if args.mode == "episode":
         out = episode(args.sizes)
     else:
-        out = {"make": make, "floor": floor, "parts": parts}[args.mode](args.path)
+        out = make(args.path, args.hours) if args.mode == "make" else {"floor": floor, "parts": parts}[args.mode](args.path)
     print(json.dumps(out))
 
 

@@ -130,6 +130,7 @@ class DetectorConfig:
     envelope of the reference sub-windows around it) by this factor. Real rest EMG holds a population of small
     potentials up to ~7x its background (BioSPPy emg.txt, ~12 per minute); below that a potential is background."""
     spike_max_s: float = 0.005
+    """Above threshold for less than this long, a potential is a spike (see ``spike_min_local_snr``)."""
     spike_min_local_snr: float = 12.0
     """A potential briefer than ``spike_max_s`` above threshold needs this factor instead: real rest EMG's distant
     units are sharp 1.5-4.5 ms spikes at a few times the background, longer above threshold once noise rides on
@@ -148,6 +149,7 @@ class DetectorConfig:
     """...at a fairly regular interval: the coefficient of variation of its intervals at most this
     (voluntary units ~0.1-0.3; Poisson fasciculations ~1)."""
     activity_density_window_s: float = 1.0
+    """How far on either side of a candidate low-level potentials are counted (``activity_density_min``)."""
     activity_density_min: int = 3
     """A candidate with at least this many low-level potentials (below the twitch SNR) within the window on either
     side sits in weak voluntary activity (real rest holds ~0.2 such potentials per second, weak contractions 3+)."""

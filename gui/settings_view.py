@@ -1,5 +1,8 @@
 """Detector settings, read-only: every DetectorConfig field with its value and its reason.
 
+A field that is itself a group of settings (``motor_units``, the sorter's) is a branch with a row per
+setting, named as ``--set`` takes them (``motor_units.NAME``).
+
 The monitor runs the offline detector unchanged; showing the settings it
 runs with (``--set`` overrides included) lets a user match a live view to
 an ``analyze`` run.
@@ -9,18 +12,18 @@ from __future__ import annotations
 
 import ast
 import inspect
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from functools import cache
 
-from pyqtgraph.Qt import QtWidgets
+from pyqtgraph.Qt import QtCore, QtWidgets
 
 from fascdetect.config import DetectorConfig
 
 
 @cache
-def field_docs() -> dict[str, str]:
-    """The docstring under each field of DetectorConfig (attribute docstrings are not kept at run time)."""
-    tree = ast.parse(inspect.getsource(DetectorConfig))
+def field_docs(cls: type = DetectorConfig) -> dict[str, str]:
+    """The docstring under each field of a settings dataclass (attribute docstrings are not kept at run time)."""
+    tree = ast.parse(inspect.getsource(cls))
     body = tree.body[0].body
     docs = {}
     for stmt, after in zip(body, body[1:]):
@@ -50,20 +53,29 @@ class SettingsView(QtWidgets.QTreeWidget):
 
     def show_config(self, config: DetectorConfig) -> None:
         self.clear()
-        docs = field_docs()
-        default = DetectorConfig()
-        for f in fields(config):
-            value = getattr(config, f.name)
-            changed = value != getattr(default, f.name)
-            item = QtWidgets.QTreeWidgetItem(self, [f.name, format_value(value) + (" (set)" if changed else ""),
-                                                    docs.get(f.name, "")])
-            item.setToolTip(2, docs.get(f.name, ""))
+        self._add_rows(self, config, DetectorConfig(), "")
+        self.expandAll()
         for col in (0, 1):
             self.resizeColumnToContents(col)
 
+    def _add_rows(self, parent: QtWidgets.QTreeWidget | QtWidgets.QTreeWidgetItem, config: object, default: object,
+                  prefix: str) -> None:
+        docs = field_docs(type(config))
+        for f in fields(config):
+            value, was = getattr(config, f.name), getattr(default, f.name)
+            doc = docs.get(f.name, "")
+            if is_dataclass(value):
+                branch = QtWidgets.QTreeWidgetItem(parent, [prefix + f.name, "", doc])
+                branch.setToolTip(2, doc)
+                self._add_rows(branch, value, was, f"{prefix}{f.name}.")
+                continue
+            item = QtWidgets.QTreeWidgetItem(parent, [prefix + f.name, format_value(value) + (" (set)" if value != was
+                                                                                             else ""), doc])
+            item.setToolTip(2, doc)
+
     def value_text(self, name: str) -> str:
-        for i in range(self.topLevelItemCount()):
-            item = self.topLevelItem(i)
-            if item.text(0) == name:
-                return item.text(1)
-        raise KeyError(name)
+        """The value shown for ``name`` (``motor_units.NAME`` for the sorter's)."""
+        found = self.findItems(name, QtCore.Qt.MatchFlag.MatchExactly | QtCore.Qt.MatchFlag.MatchRecursive, 0)
+        if not found:
+            raise KeyError(name)
+        return found[0].text(1)

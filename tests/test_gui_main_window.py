@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pyqtgraph.Qt import QtCore, QtWidgets
 
 from fascdetect.analyze import analyze
 from fascdetect.commands._sources import open_cli_source
@@ -184,6 +185,30 @@ def test_detector_settings_are_shown(window):
 
     assert window.settings.topLevelItemCount() == len(fields(window.config))
     assert window.settings.value_text("threshold_on") == f"{window.config.threshold_on:g}"
+    # The sorter's settings are a branch, one row each, named as --set takes them.
+    units = window.config.motor_units
+    branch = window.settings.findItems("motor_units", QtCore.Qt.MatchFlag.MatchExactly, 0)[0]
+    assert branch.childCount() == len(fields(units))
+    assert window.settings.value_text("motor_units.min_twitches") == f"{units.min_twitches}"
+    rows = QtWidgets.QTreeWidgetItemIterator(window.settings)
+    missing = []
+    while rows.value():
+        if not rows.value().text(2):
+            missing.append(rows.value().text(0))
+        rows += 1
+    assert not missing, f"settings without a reason: {missing}"
+
+
+def test_changed_settings_are_marked(qtbot):
+    from fascdetect.config import DetectorConfig
+    from gui.settings_view import SettingsView
+
+    view = SettingsView()
+    qtbot.addWidget(view)
+    view.show_config(DetectorConfig().with_overrides(["threshold_on=5", "motor_units.min_twitches=4"]))
+    assert view.value_text("threshold_on") == "5 (set)"
+    assert view.value_text("motor_units.min_twitches") == "4 (set)"
+    assert not view.value_text("threshold_off").endswith("(set)")
 
 
 def test_reset_counts_starts_the_tally_again(qtbot, window):
