@@ -257,3 +257,23 @@ def test_two_muscles_sustained_together_are_activity_not_a_cramp(seed, level):
     events = run_all([Block(LEG, FS_HZ, 0, x)], LEG)
     assert not [e for e in events if e.kind == "cramp"], events
     assert [e for e in events if e.kind == "activity"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 300))
+def test_a_segment_is_measured_the_same_whatever_is_measured_with_it(seed, n):
+    """Which segments are measured together depends on the chunking; each one's local background and swing
+    must not (a matrix product over the batch summed in a batch-size-dependent order, 1e-14 apart)."""
+    from fascdetect.detect.segmenter import LocalReference, Segment
+
+    rng = np.random.default_rng(seed)
+    lanes, bins = 3, 4000
+    ref = LocalReference(lanes, 300, 10, 100, bin_s=0.001)
+    ref._hist = rng.lognormal(0.0, 0.5, (lanes, bins)).astype(np.float32)
+    ref._base = (np.cumsum(rng.normal(0, 1, (lanes, bins)), axis=1) + rng.normal(0, 5, (lanes, bins))).astype(np.float32)
+    starts = rng.integers(0, bins - 500, n)
+    segments = [Segment(int(lane), int(s), int(s + rng.integers(1, 101)), 1.0, int(s), 1.0, -1.0, 1.0, 5.0, False, 1.0)
+                for lane, s in zip(rng.integers(0, lanes, n), starts)]
+    together = ref._measure_all(segments)
+    alone = [ref._measure_all([seg])[0] for seg in segments]
+    assert [(m.local, m.swing) for m in together] == [(m.local, m.swing) for m in alone]

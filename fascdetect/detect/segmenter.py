@@ -425,6 +425,8 @@ SWING_PRE_S = 0.08
 SWING_GUARD_S = 0.01
 MEASURE_BATCH = 2048
 """Segments measured per array operation (each takes a few hundred bins of history)."""
+SWING_WIDTH_STEP = 16
+"""Segments are measured for their swing in groups whose windows are within this many bins of one length."""
 SWING_POST_S = 0.05
 """How long after a segment's end its low-band swing is looked for (a cable's swing follows its edge)."""
 
@@ -547,9 +549,20 @@ class LocalReference:
         """
         if self._base is None:
             return [0.0] * starts.size
+        # Columns after a segment's own window never matter (each moving mean is a prefix sum, so cutting
+        # later columns changes no earlier one): segments of similar length are measured on their width.
+        need = self._pre + np.minimum(ends - starts, self.max_bins) + self._post
+        buckets = np.minimum(-(-need // SWING_WIDTH_STEP) * SWING_WIDTH_STEP, self._pre + self.max_bins + self._post)
+        out = np.empty(starts.size)
+        for span in np.unique(buckets).tolist():
+            rows = np.flatnonzero(buckets == span)
+            out[rows] = self._swings_over(span, starts[rows], lanes[rows], need[rows])
+        return out.tolist()
+
+    def _swings_over(self, span: int, starts: np.ndarray, lanes: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """``_swings`` of segments whose windows (``last`` bins from ``pre`` before them) fit in ``span`` bins."""
         b1, b2 = self._boxcars
         off = (b1 - 1) // 2 + (b2 - 1) // 2
-        span = self._pre + self.max_bins + self._post
         width = span + b1 + b2 - 2
         first = starts - self._pre - off - self._hist_start
         n_base = self._base.shape[1]
@@ -565,12 +578,14 @@ class LocalReference:
         cols = np.arange(span, dtype=np.float64)
         # The level before, as a line (least squares over the pre-window), so slow baseline wander is not a swing.
         x = cols[:n_pre] - (n_pre - 1) / 2
-        mean = low[:, :n_pre].mean(axis=1)
-        slope = (low[:, :n_pre] @ x) / (x @ x)
+        before = low[:, :n_pre]
+        mean = before.mean(axis=1)
+        # Row by row (not a matrix product: BLAS sums in an order that depends on how many rows there are,
+        # so a segment's swing would depend on which others were measured with it, i.e. on the chunking).
+        slope = (before * x).sum(axis=1) / (x * x).sum()
         level = mean[:, None] + slope[:, None] * (cols - (n_pre - 1) / 2)
-        last = self._pre + np.minimum(ends - starts, self.max_bins) + self._post
         inside = (cols >= n_pre) & (cols[None, :] < last[:, None])
-        return np.where(inside, np.abs(low - level), 0.0).max(axis=1).tolist()
+        return np.where(inside, np.abs(low - level), 0.0).max(axis=1)
 
 
 def _moving_mean(x: np.ndarray, n: int) -> np.ndarray:
