@@ -318,8 +318,15 @@ class LslStream:
         while not closed():
             outage.attempts += 1
             info = self._resolve(0.5)
+            opened = None
             if info is not None:
-                inlet, full = self._connect(info)
+                try:
+                    opened = self._connect(info)
+                except DeviceError as exc:
+                    # The resolver can still list the outlet that just vanished: not back yet.
+                    log.info("%s; still waiting", exc)
+            if opened is not None:
+                inlet, full = opened
                 if _layout(full) != self.layout:
                     raise DeviceError(f"LSL stream {self.name!r} came back with different channels or rate; "
                                       "start a new recording")
