@@ -200,8 +200,10 @@ def main() -> None:
     args = p.parse_args()
     if args.mode == "episode":
         out = episode(args.sizes)
+    elif args.mode == "make":
+        out = make(args.path, args.hours)
     else:
-        out = make(args.path, args.hours) if args.mode == "make" else {"floor": floor, "parts": parts}[args.mode](args.path)
+        out = {"floor": floor, "parts": parts}[args.mode](args.path)
     print(json.dumps(out))
 
 

@@ -69,8 +69,8 @@ class SettingsView(QtWidgets.QTreeWidget):
                 branch.setToolTip(2, doc)
                 self._add_rows(branch, value, was, f"{prefix}{f.name}.")
                 continue
-            item = QtWidgets.QTreeWidgetItem(parent, [prefix + f.name, format_value(value) + (" (set)" if value != was
-                                                                                             else ""), doc])
+            shown = format_value(value) + (" (set)" if value != was else "")
+            item = QtWidgets.QTreeWidgetItem(parent, [prefix + f.name, shown, doc])
             item.setToolTip(2, doc)
 
     def value_text(self, name: str) -> str:

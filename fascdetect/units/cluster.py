@@ -139,20 +139,17 @@ class Leader:
 
     def __init__(self, geometry: Geometry, config: SortConfig) -> None:
         self.g, self.config = geometry, config
-        self.templates: list[np.ndarray] = []
+        self.templates = np.zeros((0, geometry.core_n))  # M × n, a template per row
         self.counts: list[int] = []
         self._gains: list[deque[float]] = []
-        # Kept up to date as members join (only the template joined changes): the templates stacked, and
-        # each one's amplitude.
-        self._stack = np.zeros((0, geometry.core_n))
-        self._amp: list[float] = []
+        self._amp: list[float] = []  # each template's amplitude, updated as members join (only the joined one changes)
 
     def add(self, ext: np.ndarray, noise_var: float) -> tuple[int, int]:
         """Place one compared window with its lag margins (n + 2K); returns (cluster, offset in samples)."""
         g, config = self.g, self.config
-        if self.templates:
+        if len(self.templates):
             # All templates at once: each scaled to the median gain of its latest members.
-            t = self._stack  # M × n
+            t = self.templates
             windows = sliding_window_view(ext, g.core_n)  # lags × n
             ww, wt, tt = (windows * windows).sum(axis=1)[None, :], t @ windows.T, (t * t).sum(axis=1)[:, None]
             amp = np.array(self._amp)
@@ -164,11 +161,10 @@ class Leader:
                 t = self.templates[best]
                 self._gains[best].append(float(max(aligned @ t, 0.0) / (t @ t)) if t @ t > 0 else 1.0)
                 self.counts[best] += 1
-                self.templates[best] = self._stack[best] = t + (aligned - t) / self.counts[best]
+                self.templates[best] = t + (aligned - t) / self.counts[best]
                 self._amp[best] = self._amplitude(int(best))
                 return int(best), int(lag) - g.shift
-        self.templates.append(ext[g.shift: g.shift + g.core_n].copy())
-        self._stack = np.vstack([self._stack, self.templates[-1]])
+        self.templates = np.vstack([self.templates, ext[g.shift: g.shift + g.core_n]])
         self.counts.append(1)
         self._gains.append(deque([1.0], maxlen=config.amplitude_neighbours))
         self._amp.append(self._amplitude(len(self.templates) - 1))
