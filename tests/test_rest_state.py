@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fascdetect.model import Block
@@ -247,6 +247,7 @@ def test_a_bursting_cramp_seen_faintly_on_neighbours_is_a_cramp_not_gait(seed, r
 
 @SLOW
 @given(seed=st.integers(0, 10_000), level=st.floats(0.5, 1.5))
+@example(seed=1665, level=1.0)  # the smaller muscle's discharges were dropped as the larger one's copies
 def test_two_muscles_sustained_together_are_activity_not_a_cramp(seed, level):
     """Calf and peroneals both active for 6 s at comparable levels (a co-contraction, as in shifting position):
     voluntary activity, not a cramp, which is focal."""

@@ -170,9 +170,10 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
             and not any(a.onset_s < hi - EPS_S and a.end_s > lo + EPS_S for lo, hi in spans)]
 
     acts = _drop_ringing(acts, config)
-    emg = _drop_crosstalk([a for a in acts if a.source == "emg"], config.crosstalk_window_s, config)
+    emg_acts = [a for a in acts if a.source == "emg"]
+    emg = _drop_crosstalk(emg_acts, config.crosstalk_window_s, config)
     emg_events = _co_contracted([e for ch in _by_channel(emg) for e in _classify_channel(ch, config, config.twitch_max_s, True)],
-                                config)
+                                emg_acts, config)
     acc = [a for a in acts if a.source == "acc"]
     emg_events = [_confirm(e, acc, config) for e in emg_events]
     acc_only = _drop_crosstalk([a for a in acc if a.region not in emg_regions], config.acc_crosstalk_window_s, config)
@@ -181,19 +182,41 @@ def classify_episode(acts: list[Activity], emg_regions: frozenset[str], config: 
     return sorted(events + emg_events + acc_events, key=lambda e: (e.onset_s, e.channel))
 
 
-def _co_contracted(events: list[Event], config: DetectorConfig) -> list[Event]:
+def _co_contracted(events: list[Event], emg: list[Activity], config: DetectorConfig) -> list[Event]:
     """A cramp is focal: sustained activity while another muscle of the foot is active for at least half of it,
-    at a comparable level (not its echo), is a voluntary co-contraction, ``activity``."""
-    sustained = [e for e in events if e.kind in ("cramp", "activity", "burst")]
+    at a comparable level (not its echo), is a voluntary co-contraction, ``activity``.
+
+    Another muscle is active where its events are sustained, and also where its activity before the crosstalk
+    rules (``emg``) is: where two muscles' interference patterns run together, many of the smaller one's
+    discharges peak with a larger one of the other and are dropped as its copy, which would leave the smaller
+    muscle looking quiet."""
+    cramps = [e for e in events if e.kind == "cramp"]
+    if not cramps:
+        return events
+    # Sustained as a cramp must be (filled at least cramp_min_fill): a string of twitches is not a contraction.
+    spans = [span for ch in _by_channel(emg) for span, fill in map(_span, _chain([[a] for a in ch], config.cramp_merge_gap_s))
+             if fill >= config.cramp_min_fill - EPS_S]
+    sustained = spans + [e for e in events if e.kind in ("cramp", "activity", "burst")]
     out = []
     for e in events:
         if e.kind == "cramp":
-            beside = sum(_shared_s(o, e) for o in sustained
-                         if o.channel != e.channel and o.peak >= config.crosstalk_ratio * e.peak)
-            if beside >= 0.5 * e.duration_s:
+            beside = [(o.onset_s, o.end_s) for o in sustained
+                      if o.channel != e.channel and o.peak >= config.crosstalk_ratio * e.peak]
+            if _covered_s(beside, e.onset_s, e.end_s) >= 0.5 * e.duration_s:
                 e = replace(e, kind="activity", extra=())
         out.append(e)
     return out
+
+
+def _covered_s(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
+    """Seconds of [lo, hi] inside the union of ``intervals``."""
+    total, reach = 0.0, lo
+    for a, b in sorted(intervals):
+        a, b = max(a, reach), min(b, hi)
+        if b > a:
+            total += b - a
+            reach = b
+    return total
 
 
 def _is_pop(a: Activity, config: DetectorConfig) -> bool:
