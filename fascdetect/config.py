@@ -33,8 +33,8 @@ class DetectorConfig:
     """At most this many harmonics (2nd, 3rd, ...) are removed besides the fundamental."""
 
     # --- accelerometer conditioning ----------------------------------------
-    acc_twitch_band_hz: tuple[float, float] = (5.0, 100.0)
-    """Mechanomyogram band: a twitch's damped vibration is ~10-40 Hz."""
+    acc_twitch_band_hz: tuple[float, float] = (6.0, 50.0)
+    """Mechanomyogram band: a twitch's damped vibration is ~10-40 Hz; a wider band only adds sensor noise."""
     acc_motion_band_hz: tuple[float, float] = (0.3, 5.0)
     """Gross motion: slower than twitches, faster than posture (gravity) drift."""
     movement_acc_mg: float = 60.0
@@ -61,6 +61,11 @@ class DetectorConfig:
     """Envelope/floor ratio that starts an event; 3.5 keeps white noise below 0.1 false twitches per minute."""
     threshold_off: float = 2.0
     """Envelope/floor ratio below which an event ends."""
+    acc_threshold_on: float = 3.0
+    """The accelerometer's start ratio: its rest background is the sensor's own even noise, without EMG's sparse
+    low-level potentials, summed over three axes and 25 ms, so 3.0 gives no false twitch in hours of sensor noise,
+    even with one axis twice as noisy as another (2.7 does). Set on the simulator and on white noise: no real
+    accelerometer of 200 Hz or more at rest is at hand."""
     settle_s: float = 0.5
     """Filters ring briefly after a stream starts; nothing is detected in this first stretch."""
     discharge_gap_s: float = 0.012
@@ -170,8 +175,8 @@ class DetectorConfig:
     """Walking alternates muscles: the two bursting muscles of a gait stretch overlap for at most this fraction
     of the briefer one's burst time. A cramp's bursts and their copies on a neighbour (crosstalk) coincide."""
     acc_min_twitch_fs_hz: float = 200.0
-    """Below this rate an accelerometer cannot resolve a twitch's mechanical response (its band reaches 100 Hz):
-    it gives movement only."""
+    """Below this rate an accelerometer cannot resolve a twitch's mechanical response (a mechanomyogram reaches
+    about 100 Hz; the 10-40 Hz vibration that carries most of it needs several samples a cycle): movement only."""
     emg_min_twitch_fs_hz: float = 500.0
     """Below this EMG rate a 3-40 ms potential is barely resolved: detection is flagged unreliable."""
 
@@ -186,8 +191,8 @@ class DetectorConfig:
             raise InputError(f"emg_band_hz must be (low, high) with 0 < low < high, not {self.emg_band_hz}")
         if self.mains_hz not in (None, 50.0, 60.0, 50, 60):
             raise InputError(f"mains_hz must be 50, 60 or None (detect), not {self.mains_hz}")
-        if not self.threshold_on > self.threshold_off > 1.0:
-            raise InputError("thresholds must satisfy threshold_on > threshold_off > 1")
+        if not min(self.threshold_on, self.acc_threshold_on) > self.threshold_off > 1.0:
+            raise InputError("thresholds must satisfy threshold_on, acc_threshold_on > threshold_off > 1")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -61,9 +61,10 @@ class _Chain:
     """Processing for the channels of one modality at one sampling rate."""
 
     def __init__(self, channels: list[Channel], fs_hz: float, config: DetectorConfig, lanes: list[Lane],
-                 lane_rows: list[list[int]], window_s: float, twitch_max_s: float, local: bool) -> None:
-        """``local``: measure each brief segment's local background and swing (the EMG rules use them; an
-        accelerometer's classification does not, so its segments are neither held nor measured)."""
+                 lane_rows: list[list[int]], window_s: float, twitch_max_s: float, emg: bool) -> None:
+        """``emg``: an EMG chain, which measures each brief segment's local background and swing (the EMG
+        rules use them; an accelerometer's classification does not, so its segments are neither held nor
+        measured) and has its own start threshold."""
         self.channels = channels
         self.fs_hz = fs_hz
         self.config = config
@@ -78,8 +79,9 @@ class _Chain:
         probe_frames = max(1, round(config.mains_probe_s / config.noise_frame_s))
         reference = LocalReference(len(lanes), max(1, round(config.local_reference_s / self.bin_s)),
                                    round(config.local_guard_s / self.bin_s), max(1, round(twitch_max_s / self.bin_s)),
-                                   self.bin_s) if local else None
-        self.segmenter = Segmenter(len(lanes), frame_bins, probe_frames, floor, config.threshold_on,
+                                   self.bin_s) if emg else None
+        self.segmenter = Segmenter(len(lanes), frame_bins, probe_frames, floor,
+                                   config.threshold_on if emg else config.acc_threshold_on,
                                    config.threshold_off, tail_bins=window_bins - 1,
                                    strong_fraction=config.offset_fraction_of_peak,
                                    decay_bins=config.offset_peak_decay_s / self.bin_s, reference=reference)
@@ -164,7 +166,7 @@ class EmgChain(_Chain):
     def __init__(self, channels: list[Channel], fs_hz: float, config: DetectorConfig) -> None:
         lanes = [Lane("emg", c.side, c.region, c.label, c.unit) for c in channels]
         super().__init__(channels, fs_hz, config, lanes, [[i] for i in range(len(channels))],
-                         config.emg_envelope_window_s, config.twitch_max_s, local=True)
+                         config.emg_envelope_window_s, config.twitch_max_s, emg=True)
         self.filter: StreamingSos | None = None
         self.mains_hz: list[float] = []
         self.mains_rms: dict[str, float] = {}
@@ -216,7 +218,7 @@ class AccChain(_Chain):
         lanes = [Lane("acc", side, region, f"ACC {side}-{region}", "mg") for side, region in regions]
         rows = list(regions.values())
         super().__init__(channels, fs_hz, config, lanes, rows, config.acc_envelope_window_s, config.acc_twitch_max_s,
-                         local=False)
+                         emg=False)
         # Too slow a sensor cannot see a twitch's 10-40 Hz vibration: movement only.
         self.sees_twitches = fs_hz >= config.acc_min_twitch_fs_hz
         self.twitch_filter = StreamingSos(bandpass_sos(config.acc_twitch_band_hz, fs_hz))
