@@ -109,7 +109,9 @@ class DetectorConfig:
     ringing_window_s: float = 0.4
     """How long after a discharge the filters may still ring (a 3 Hz-wide mains band-stop decays over ~0.3 s)."""
     ringing_ratio: float = 0.3
-    """Activity smaller than this fraction of a preceding discharge on the foot, within the window, is ringing."""
+    """Activity smaller than this fraction of a preceding discharge on its channel, within the window, is ringing.
+    On another channel of the foot the limit is ``ringing_ratio × crosstalk_ratio`` (about 0.1): that channel
+    rings only after its volume-conducted copy, which is at most ``crosstalk_ratio`` of the discharge."""
     crosstalk_ratio: float = 0.35
     """Longer activity is crosstalk when a concurrent channel of the same foot is larger by 1/ratio."""
     movement_min_regions: int = 3

@@ -63,6 +63,21 @@ def test_isolated_poisson_discharges_at_rest_are_all_found(seed, rate_per_min, s
 
 
 @SLOW
+@given(seed=st.integers(0, 10_000), ratio=st.floats(0.12, 0.3), delay_s=st.floats(0.05, 0.38),
+       amplitude_uv=st.floats(200, 600))
+def test_a_smaller_twitch_soon_after_a_large_one_on_another_muscle_is_counted(seed, ratio, delay_s, amplitude_uv):
+    """Ringing follows a discharge on its own channel. On another muscle only the discharge's copy rings, and the
+    copy is at most crosstalk_ratio of it: a twitch there at 12-30 % of the large one is a twitch of its own."""
+    rng = np.random.default_rng(seed)
+    x = noise(rng, 3, 10.0)
+    add_potential(x, 2, 4.0, amplitude_uv)
+    add_potential(x, 1, 4.0 + delay_s, ratio * amplitude_uv)
+    twitches = [e for e in run_all([Block(LEG, FS_HZ, 0, x)], LEG) if e.kind == "twitch"]
+    assert [e.region for e in twitches] == ["GAS", "PER"], twitches
+    assert abs(twitches[0].onset_s - 4.0) <= 0.01 and abs(twitches[1].onset_s - 4.0 - delay_s) <= 0.01, twitches
+
+
+@SLOW
 @given(seed=st.integers(0, 10_000), stride_s=st.floats(0.8, 1.5), rms_uv=st.floats(30, 200))
 def test_alternating_gait_bursts_are_movement_not_a_cramp(seed, stride_s, rms_uv):
     """TA in swing, PER and GAS in stance, 8 strides: one gait movement, no cramp and no twitch."""

@@ -15,8 +15,10 @@ Rules (all parameters in DetectorConfig):
    has fewer), each at least ``crosstalk_ratio`` of the largest. Everything
    within ``movement_margin_s`` of a movement belongs to it and is not counted.
 3. **Ringing**: activity within ``ringing_window_s`` after a discharge on
-   the foot that is smaller than ``ringing_ratio`` of it is the filters'
-   ringing (mains band-stop, band-pass), not a new discharge.
+   its channel that is smaller than ``ringing_ratio`` of it is the filters'
+   ringing (mains band-stop, band-pass), not a new discharge; after a
+   discharge on another channel of the foot, smaller than ``ringing_ratio``
+   × ``crosstalk_ratio`` of it (the ringing of its copy there).
    **Crosstalk**: activity on channels of one foot peaking within
    ``crosstalk_window_s`` is one discharge, kept on the channel where it is
    largest (volume conduction is instantaneous, so peaks coincide even where
@@ -377,13 +379,18 @@ def _drop_ringing(acts: list[Activity], config: DetectorConfig) -> list[Activity
     """Drop activity that follows a much larger discharge on the foot within the ringing window.
 
     The same channel rings through its own filters; a neighbour rings through
-    its filters after the volume-conducted copy of that discharge.
+    its filters after the volume-conducted copy of that discharge, which is at
+    most ``crosstalk_ratio`` of it, so there the limit is that much lower. (A
+    foot-wide ``ringing_ratio`` dropped real twitches a few tenths of a second
+    after a large one on another muscle: at high rates, 2-3 % of them.)
     """
     kept: list[Activity] = []
     recent: list[Activity] = []
+    beside = config.ringing_ratio * config.crosstalk_ratio
     for a in sorted(acts, key=lambda a: a.onset_s):
         recent = [b for b in recent if a.onset_s - b.end_s <= config.ringing_window_s + EPS_S]
-        if any(b.source == a.source and a.peak < config.ringing_ratio * b.peak for b in recent):
+        if any(b.source == a.source and a.peak < (config.ringing_ratio if b.channel == a.channel else beside) * b.peak
+               for b in recent):
             continue
         kept.append(a)
         recent.append(a)
