@@ -43,8 +43,14 @@ def _changes(obj: Any, pairs: list[tuple[str, str]], prefix: str, skip: frozense
         if sep and dot and head in nested:
             inner.setdefault(head, []).append((written, f"{rest}={text}"))
             continue
-        if not sep or name not in known:
+        if name in nested:
+            inner_names = ", ".join(f.name for f in fields(getattr(obj, name)))
+            raise InputError(f"--set {written!r}: {prefix}{name} is a group of settings; set one of them as "
+                             f"{prefix}{name}.NAME=VALUE with NAME one of {inner_names}")
+        if not sep:
             raise InputError(f"--set {written!r}: expected NAME=VALUE with NAME one of {choices}")
+        if name not in known:
+            raise InputError(f"--set {written!r}: {prefix}{name} is not a setting (NAME=VALUE with NAME one of {choices})")
         current = getattr(obj, name)
         try:
             changes[name] = _parse(text, current, name in nullable)

@@ -7,8 +7,9 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 from fascdetect.regions import describe
 from fascdetect.tally import Tally
 
-COLUMNS = ("side", "region", "state", "twitches", "/min now", "/min avg", "bursts", "cramps", "longest cramp s",
-           "last event", "motor units")
+COLUMNS = ("side", "region", "state", "twitches", "/min now", "/min avg", "motor units", "bursts", "cramps",
+           "longest cramp s", "last event")
+UNITS = COLUMNS.index("motor units")
 GREY = QtGui.QColor(150, 150, 150)
 
 
@@ -32,6 +33,7 @@ class CountsTable(QtWidgets.QTableWidget):
         # Columns fit their contents when the rows change, not on every cell update (that re-measures
         # every cell of the table each time a count changes).
         self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Interactive)
+        self.setWordWrap(False)
         self.keys: list[tuple[str, str]] = []
 
     def refresh(self, tally: Tally, now_s: float, counted_s: float,
@@ -49,12 +51,13 @@ class CountsTable(QtWidgets.QTableWidget):
             self.clearContents()
             self.setRowCount(len(keys))
         summary = {(r["side"], r["region"]): r for r in tally.summary(counted_s)["regions"]}
+        widen = False
         for row, key in enumerate(keys):
             c = tally.counts[key]
             state = states.get(key, "")
             values = (c.side, c.region, state, str(c.twitches), f"{tally.recent_rate_per_min(*key, now_s):.1f}",
-                      f"{summary[key]['twitches_per_min']:.2f}", str(c.bursts), str(c.cramps),
-                      f"{c.cramp_longest_s:.1f}", clock(c.last_event_s), units.get(key, ""))
+                      f"{summary[key]['twitches_per_min']:.2f}", units.get(key, ""), str(c.bursts), str(c.cramps),
+                      f"{c.cramp_longest_s:.1f}", clock(c.last_event_s))
             for col, text in enumerate(values):
                 item = self.item(row, col)
                 if item is None:
@@ -64,12 +67,16 @@ class CountsTable(QtWidgets.QTableWidget):
                     item.setToolTip(describe(*key))
                     self.setItem(row, col, item)
                 if item.text() != text:
+                    # The units cell grows as units appear: widen its column then, not on every count.
+                    widen |= col == UNITS and len(text) > len(item.text())
                     item.setText(text)
                 grey = state not in ("", "rest")
                 if (item.foreground().color() == GREY) != grey:
                     item.setForeground(GREY if grey else self.palette().color(QtGui.QPalette.ColorRole.Text))
         if resize:
             self.resizeColumnsToContents()
+        elif widen:
+            self.resizeColumnToContents(UNITS)
 
     def cell_text(self, side: str, region: str, column: str) -> str:
         """The text shown for one region and column (what a user reads; used by tests)."""

@@ -27,7 +27,7 @@ from fascdetect.errors import FascdetectError
 from fascdetect.model import Block, Channel, Event
 from fascdetect.pipeline import Pipeline
 from fascdetect.sources import Source
-from fascdetect.units import UnitSorter
+from fascdetect.units import NOT_A_UNIT, UnitSorter
 from gui.provisional import twitch_key
 from gui.recording import LiveRecording
 from gui.ring import SampleRing
@@ -147,11 +147,12 @@ class LiveSession(QtCore.QObject):
         return out
 
     def unit_cells(self) -> dict[tuple[str, str], str]:
-        """(side, region) → '2 · last R-ADM/~1': provisional motor units so far and the one that fired last."""
+        """(side, region) → '2 · last R-ADM/~1': provisional motor units so far and the one that fired last
+        ('0 · last twitch unassigned' while its twitches belong to no unit yet)."""
         units = self.units
         if units is None:
             return {}
-        last = dict(units.last_fired)
+        last = {key: "twitch unassigned" if label == NOT_A_UNIT else label for key, label in units.last_fired.items()}
         return {key: f"{n} · last {last[key]}" if key in last else str(n) for key, n in units.live_units().items()}
 
     def take(self) -> tuple[list[Event], list[Event]]:

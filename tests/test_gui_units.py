@@ -38,5 +38,5 @@ def test_a_live_session_sorts_units_as_twitches_arrive(qtbot, tmp_path, capsys):
     cells = session.unit_cells()
     assert set(cells) == {("R", "AbH"), ("R", "FDB")}
     for (side, region), text in cells.items():
-        m = re.fullmatch(rf"(\d+) · last ({side}-{region}/~\d+|unassigned)", text)
+        m = re.fullmatch(rf"(\d+) · last ({side}-{region}/~\d+|twitch unassigned)", text)
         assert m and int(m.group(1)) >= 1, text

@@ -56,7 +56,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--scenario", metavar="NAME",
                    help=f"one of {', '.join(SCENARIOS)} (default rest; with --nights, night)")
     p.add_argument("--duration", default="2m", help="length, e.g. 30s, 10m, 8h (default 2m)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same file (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same file (default 0). It draws the "
+                   "person's motor units too: another seed is another person (--nights keeps one person)")
     p.add_argument("--out", required=True, metavar="FILE.edf", help="recording to write (with --nights: a directory)")
     p.add_argument("--start", metavar="DATE[THH:MM]", help="when the recording starts (default: the scenario's; "
                    "a date alone keeps the scenario's time of day)")
@@ -168,7 +169,14 @@ def _write(scenario, seed: int, duration_s: float, out: Path, bdf: bool, overwri
     counts = {}
     for ev in gen.truth:
         counts[ev.kind] = counts.get(ev.kind, 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no events"
+    summary = ", ".join(f"{n} {_plural(k, n)}" for k, n in sorted(counts.items())) or "no events"
     print(f"wrote {out} ({len(gen.channels)} channels, {duration_s:g} s, scenario {scenario.name}, seed {seed}, "
           f"start {gen.start:%Y-%m-%d %H:%M}): {summary}")
     print(f"truth: {truth_path}")
+
+
+def _plural(kind: str, n: int) -> str:
+    """'1 twitch', '213 twitches', '2 activity stretches': the truth summary reads as English."""
+    if n == 1:
+        return kind
+    return {"twitch": "twitches", "activity": "activity stretches"}.get(kind, kind + "s")

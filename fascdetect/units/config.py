@@ -74,16 +74,18 @@ class SortConfig:
         if min(windows) <= 0 or self.core_before_s > self.wide_before_s or self.core_after_s > self.wide_after_s:
             raise InputError("motor_units windows must be positive, and the compared window (core_*) must lie "
                              "inside the described one (wide_*)")
-        if self.noise_factor <= 0 or self.shape_tolerance < 0 or self.merge_tolerance < 0:
-            raise InputError("motor_units.noise_factor must be positive, shape_tolerance and merge_tolerance not "
-                             "negative")
-        if self.max_drift < 1.0:
-            raise InputError(f"motor_units.max_drift is a factor of at least 1, not {self.max_drift}")
-        if self.min_twitches < 1 or self.amplitude_neighbours < 1 or self.refine_passes < 0:
-            raise InputError("motor_units.min_twitches and amplitude_neighbours must be at least 1, "
-                             "refine_passes at least 0")
-        if self.merge_shift_s < 0 or self.max_buffer_s <= 0:
-            raise InputError("motor_units.merge_shift_s must not be negative and max_buffer_s must be positive")
+        rules = (("noise_factor", self.noise_factor > 0, "positive"),
+                 ("shape_tolerance", self.shape_tolerance >= 0, "at least 0"),
+                 ("merge_tolerance", self.merge_tolerance >= 0, "at least 0"),
+                 ("max_drift", self.max_drift >= 1.0, "a factor of at least 1"),
+                 ("min_twitches", self.min_twitches >= 1, "at least 1"),
+                 ("amplitude_neighbours", self.amplitude_neighbours >= 1, "at least 1"),
+                 ("refine_passes", self.refine_passes >= 0, "at least 0"),
+                 ("merge_shift_s", self.merge_shift_s >= 0, "at least 0"),
+                 ("max_buffer_s", self.max_buffer_s > 0, "positive"))
+        failed = [f"motor_units.{name} must be {rule}, not {getattr(self, name)}" for name, ok, rule in rules if not ok]
+        if failed:
+            raise InputError("; ".join(failed))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -29,6 +29,11 @@ TRIM_EVERY_S = 1.0
 """The ring is trimmed (and the pipeline asked how far back it may still report) about once per second of signal."""
 DESCRIBE_FRACTION = 0.1
 """A template's duration and phases are taken where it exceeds this fraction of its peak."""
+RINGING_TAIL_S = 0.005
+RINGING_MARGIN = 1.25
+"""...and where it exceeds 1.25 times what is left in its last 5 ms: the mains band-stops ring for a few
+tenths of a second after every potential (10-35 % of its peak, as steady as the potential itself, so the
+median template keeps it), which would otherwise count as the potential's duration and phases."""
 
 
 def unit_name(side: str, region: str, number: int) -> str:
@@ -229,7 +234,9 @@ def _describe(name: str, ch: Channel, members: list[Event], template: np.ndarray
               noise_uv: float) -> MotorUnit:
     peak = float(np.max(np.abs(template))) if template.size else 0.0
     # The template is a median of a few noisy copies: its own noise must not count as phases.
-    level = max(DESCRIBE_FRACTION * peak, 3.0 * noise_uv * np.sqrt(np.pi / 2 / len(members)))
+    tail = template[-max(1, round(RINGING_TAIL_S * g.fs_hz)):]
+    level = max(DESCRIBE_FRACTION * peak, 3.0 * noise_uv * np.sqrt(np.pi / 2 / len(members)),
+                RINGING_MARGIN * float(np.max(np.abs(tail))) if tail.size else 0.0)
     above = np.flatnonzero(np.abs(template) >= level) if peak > 0 else np.zeros(0, int)
     if above.size:
         duration_ms = (above[-1] - above[0] + 1) / g.fs_hz * 1e3
