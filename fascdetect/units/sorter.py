@@ -13,6 +13,7 @@ are the same live and offline, whatever the chunking.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -34,6 +35,9 @@ RINGING_MARGIN = 1.25
 """...and where it exceeds 1.25 times what is left in its last 5 ms: the mains band-stops ring for a few
 tenths of a second after every potential (10-35 % of its peak, as steady as the potential itself, so the
 median template keeps it), which would otherwise count as the potential's duration and phases."""
+KEPT_CHUNK = 64
+"""Twitches kept for the final assignment are packed this many to a chunk (20 kB at 2 kHz: 16 channels start
+with 0.3 MB)."""
 
 
 def unit_name(side: str, region: str, number: int) -> str:
@@ -107,13 +111,43 @@ class UnitSorting:
         return out
 
 
+class _Kept:
+    """One channel's twitches as the final assignment needs them, packed in chunks of ``KEPT_CHUNK`` rows.
+
+    All of a night's twitches are kept until ``finish``: as a Waveform and
+    its Event each they cost about 1.2 kB, packed about 0.3 kB (at 2 kHz).
+    The waveform is stored as float32, the filtered ring's own type, so it
+    comes back exactly as ``extract`` cut it.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.dtype = np.dtype([("wide", np.float32, (width,)), ("peak_index", np.int64), ("onset_s", np.float64),
+                               ("noise_uv", np.float64), ("peak", np.float64), ("doublet", np.bool_)])
+        self.n = 0
+        self._chunks: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, w: Waveform, e: Event) -> None:
+        row = self.n % KEPT_CHUNK
+        if row == 0:
+            self._chunks.append(np.zeros(KEPT_CHUNK, self.dtype))
+        self._chunks[-1][row] = (w.wide, w.peak_index, e.onset_s, w.noise_uv, e.peak, "doublet" in e.flags)
+        self.n += 1
+
+    def rows(self) -> np.ndarray:
+        """Every twitch kept, in the order they came (a structured array, fields as in ``dtype``)."""
+        return np.concatenate(self._chunks)[:self.n] if self._chunks else np.zeros(0, self.dtype)
+
+
 class _Live:
     """Provisional online leader clustering of one channel (labels shown while the stream runs)."""
 
     def __init__(self, geometry: Geometry, config: SortConfig) -> None:
         self.g, self.config = geometry, config
         self.leader = Leader(geometry, config)
-        self.noise: list[float] = []
+        self.noise = array("d")
 
     def add(self, w: Waveform) -> int:
         self.noise.append(w.noise_uv)
@@ -141,7 +175,9 @@ class UnitSorter:
         self.rings = {fs: FilteredRing(chs, fs) for fs, chs in emg_groups(list(self.channels.values())).items()}
         self.geometry = {fs: Geometry(fs, self.config) for fs in self.rings}
         self._by_channel = {c.label: fs for fs, ring in self.rings.items() for c in ring.channels}
-        self.waveforms: dict[str, list[tuple[Waveform, Event]]] = {label: [] for label in self._by_channel}
+        self.kept = {label: _Kept(self.geometry[fs].before + self.geometry[fs].after)
+                     for label, fs in self._by_channel.items()}
+        """Per EMG channel, its twitches' waveforms for ``finish``."""
         self.missed = 0
         """Twitches on EMG whose samples were not held (the first seconds, before the filter starts)."""
         self.live = live
@@ -195,7 +231,7 @@ class UnitSorter:
         if w is None:
             self.missed += 1
             return NOT_A_UNIT
-        self.waveforms[event.channel].append((w, event))
+        self.kept[event.channel].add(w, event)
         if not live:
             return None
         live_state = self._live[event.channel]
@@ -211,27 +247,28 @@ class UnitSorter:
         for e in events:
             self._take(e, live=False)
         result = UnitSorting()
-        for label, items in self.waveforms.items():
-            if not items:
+        for label, kept in self.kept.items():
+            if not len(kept):
                 continue
-            items = sorted(items, key=lambda it: (it[0].peak_index, it[1].onset_s))
+            rows = kept.rows()
+            rows = rows[np.lexsort((rows["onset_s"], rows["peak_index"]))]  # time order (stable, like sorted)
             fs = self._by_channel[label]
             g = self.geometry[fs]
-            noise = float(np.median([w.noise_uv for w, _ in items]))
-            c = cluster(np.stack([w.wide for w, _ in items]), np.array([w.peak_index / fs for w, _ in items]),
-                        noise, g, self.config)
+            noise = float(np.median(rows["noise_uv"]))
+            c = cluster(rows["wide"].astype(np.float64), rows["peak_index"] / fs, noise, g, self.config)
             ch = self.channels[label]
             for k, template in enumerate(c.templates):
-                members = [items[i][1] for i in np.flatnonzero(c.labels == k)]
+                members = rows[np.flatnonzero(c.labels == k)]
                 result.units.append(_describe(unit_name(ch.side, ch.region, k + 1), ch, members, template, g, noise))
-            for (w, e), k in zip(items, c.labels):
-                result.labels[(e.channel, e.onset_s)] = NOT_A_UNIT if k == UNASSIGNED \
+            for onset_s, k in zip(rows["onset_s"].tolist(), c.labels):
+                result.labels[(label, onset_s)] = NOT_A_UNIT if k == UNASSIGNED \
                     else unit_name(ch.side, ch.region, int(k) + 1)
         return UnitSorting.combine([result])
 
 
-def _describe(name: str, ch: Channel, members: list[Event], template: np.ndarray, g: Geometry,
+def _describe(name: str, ch: Channel, members: np.ndarray, template: np.ndarray, g: Geometry,
               noise_uv: float) -> MotorUnit:
+    """``members``: the unit's rows of ``_Kept.rows()``."""
     peak = float(np.max(np.abs(template))) if template.size else 0.0
     # The template is a median of a few noisy copies: its own noise must not count as phases.
     tail = template[-max(1, round(RINGING_TAIL_S * g.fs_hz)):]
@@ -245,9 +282,9 @@ def _describe(name: str, ch: Channel, members: list[Event], template: np.ndarray
     else:
         duration_ms, phases = 0.0, 0
     return MotorUnit(name, ch.side, ch.region, ch.label, len(members),
-                     float(np.median([e.peak for e in members])), float(duration_ms), phases,
-                     sum("doublet" in e.flags for e in members) / len(members),
-                     min(e.onset_s for e in members), max(e.onset_s for e in members), float(g.fs_hz),
+                     float(np.median(members["peak"])), float(duration_ms), phases,
+                     int(members["doublet"].sum()) / len(members),
+                     float(members["onset_s"].min()), float(members["onset_s"].max()), float(g.fs_hz),
                      tuple(float(v) for v in template), -g.before / g.fs_hz * 1e3)
 
 
