@@ -262,8 +262,11 @@ def _motor_units_section(period: N.Period) -> str:
             if t.nights[0] > first_night:
                 new.append(f"{N.short_name(key)} unit {t.number} first appeared on the night of {t.nights[0]}")
     out.append("</table>")
-    news = "; ".join(new) + "." if new else "No new unit appeared after the first recorded night."
-    out.append(f"<p>{escape(news)}</p>")
+    if new:  # one line each: a cohort of nights can bring dozens
+        out.append('<p>New units, after the region\'s first recorded night:</p><ul id="new-units">'
+                   + "".join(f"<li>{escape(line)}</li>" for line in new) + "</ul>")
+    else:
+        out.append("<p>No new unit appeared after the first recorded night.</p>")
     out.append(f'<p class="small">A unit is a group of at least 3 alike twitches on one channel. Units of two nights '
                f"match when their median waveforms differ by less than {SAME_UNIT_DISTANCE:g} of their size at the "
                "best alignment and gain (docs/motor-units.md).</p></section>")
