@@ -68,7 +68,7 @@ def run(quick: bool) -> dict[str, Any]:
 def table(body: dict[str, Any]) -> str:
     """Markdown, the README's columns: twitch precision and recall per seed, and at the first seed the onset
     error and the gait or activity found and covered."""
-    seeds = body.get("seeds", [body.get("seed")])
+    seeds = body["seeds"]
     per_seed = " / ".join(map(str, seeds))
     lines = [f"{body['duration_s'] / 60:g} minutes, seeds {', '.join(map(str, seeds))}, default settings", "",
              f"| scenario | twitch precision (seed {per_seed}) | twitch recall (seed {per_seed}) | "
@@ -85,6 +85,6 @@ def table(body: dict[str, Any]) -> str:
                          for kind, s in ((k, rows[0].get(k)) for k in ("gait", "activity")) if s)
         precision = " / ".join(f"{r['twitch']['precision']:.3f}" for r in rows)
         recall = " / ".join(f"{r['twitch']['recall']:.3f}" for r in rows)
-        clear = " / ".join(f"{r['recall_clear']:.3f}" if "recall_clear" in r else "-" for r in rows)
+        clear = " / ".join(f"{r['recall_clear']:.3f}" for r in rows)
         lines.append(f"| {name} | {precision} | {recall} | {clear} | {onset} | {also} |")
     return "\n".join(lines)

@@ -65,6 +65,7 @@ from dataclasses import dataclass, replace
 
 from fascdetect.config import DetectorConfig
 from fascdetect.model import Event
+from fascdetect.spans import union_s
 
 
 # Times are seconds derived from sample indices, so an interval can land
@@ -202,23 +203,13 @@ def _co_contracted(events: list[Event], emg: list[Activity], config: DetectorCon
     out = []
     for e in events:
         if e.kind == "cramp":
-            beside = [(o.onset_s, o.end_s) for o in sustained
+            # Each other muscle's sustained time within the cramp, overlaps counted once.
+            beside = [(max(o.onset_s, e.onset_s), min(o.end_s, e.end_s)) for o in sustained
                       if o.channel != e.channel and o.peak >= config.crosstalk_ratio * e.peak]
-            if _covered_s(beside, e.onset_s, e.end_s) >= 0.5 * e.duration_s:
+            if union_s([(a, b) for a, b in beside if b > a]) >= 0.5 * e.duration_s:
                 e = replace(e, kind="activity", extra=())
         out.append(e)
     return out
-
-
-def _covered_s(intervals: list[tuple[float, float]], lo: float, hi: float) -> float:
-    """Seconds of [lo, hi] inside the union of ``intervals``."""
-    total, reach = 0.0, lo
-    for a, b in sorted(intervals):
-        a, b = max(a, reach), min(b, hi)
-        if b > a:
-            total += b - a
-            reach = b
-    return total
 
 
 def _is_pop(a: Activity, config: DetectorConfig) -> bool:

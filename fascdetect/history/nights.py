@@ -18,6 +18,7 @@ from statistics import median
 from typing import Any, Sequence
 
 from fascdetect.regions import REGIONS, SIDE_NAMES, describe
+from fascdetect.spans import union_s
 
 TWITCHING_MIN_RATE_PER_MIN = 0.2
 """A region 'twitched' on a night at this rate or more..."""
@@ -230,17 +231,6 @@ def _detail(history: Any, night: Night, recordings: list[dict[str, Any]]) -> Nig
 
 
 # --- statistics
-
-def union_s(spans: Sequence[tuple[float, float]]) -> float:
-    """Seconds covered by the union of (start, end) spans."""
-    total, end = 0.0, float("-inf")
-    for a, b in sorted(spans):
-        if b <= end:
-            continue
-        total += b - max(a, end)
-        end = b
-    return total
-
 
 def rolling_median(values: Sequence[float], window: int = ROLLING_NIGHTS, min_count: int = 3) -> list[float | None]:
     """Trailing median over the last ``window`` values (None until ``min_count`` are there)."""
