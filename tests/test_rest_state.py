@@ -63,11 +63,13 @@ def test_isolated_poisson_discharges_at_rest_are_all_found(seed, rate_per_min, s
 
 
 @SLOW
-@given(seed=st.integers(0, 10_000), ratio=st.floats(0.12, 0.3), delay_s=st.floats(0.05, 0.38),
+@given(seed=st.integers(0, 10_000), ratio=st.floats(0.15, 0.3), delay_s=st.floats(0.05, 0.38),
        amplitude_uv=st.floats(200, 600))
 def test_a_smaller_twitch_soon_after_a_large_one_on_another_muscle_is_counted(seed, ratio, delay_s, amplitude_uv):
     """Ringing follows a discharge on its own channel. On another muscle only the discharge's copy rings, and the
-    copy is at most crosstalk_ratio of it: a twitch there at 12-30 % of the large one is a twitch of its own."""
+    copy is at most crosstalk_ratio of it: a twitch there at 15-30 % of the large one is a twitch of its own.
+    (The limit, ~10.5 %, applies to filtered peaks, and the 3 µV noise moves a 25 µV twitch's by a few µV: at
+    12.5 % of a 200 µV one, seed 458 fell under it.)"""
     rng = np.random.default_rng(seed)
     x = noise(rng, 3, 10.0)
     add_potential(x, 2, 4.0, amplitude_uv)
