@@ -170,7 +170,8 @@ def episode(sizes: list[int]) -> dict:
     from fascdetect.detect import classify
 
     config = DetectorConfig()
-    rest_state = "local" in {f.name for f in dataclasses.fields(classify.Activity)}
+    names = getattr(classify.Activity, "_fields", None) or [f.name for f in dataclasses.fields(classify.Activity)]
+    rest_state = "local" in names
 
     def act(channel: str, region: str, t: float, peak: float, local: float):
         extra = {"floor": 1.0, "local": local} if rest_state else {}

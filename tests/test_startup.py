@@ -20,7 +20,7 @@ from fascdetect.cli import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
-HEAVY = ("scipy", "PySide6", "pyqtgraph", "bleak", "wfdb", "pyedflib", "tqdm", "numpy")
+HEAVY = ("scipy", "PySide6", "pyqtgraph", "bleak", "wfdb", "pyedflib", "tqdm", "numpy", "numba")
 """Packages a help text never needs. numpy alone costs about as much as the whole help may (twice a bare
 ``import numpy``), so it is here too; the detector, readers, GUI and radio load in ``run``."""
 

@@ -15,18 +15,23 @@ the segment's *swing*: how far that signal's low band moves around it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from fascdetect import jit
+from fascdetect.detect import runs_compiled
 from fascdetect.dsp.envelope import EnvelopeChunk
 from fascdetect.dsp.median import medians
 from fascdetect.dsp.noise_floor import RunningFloor
 
 
-@dataclass(frozen=True)
-class Segment:
-    """One supra-threshold run on one lane, in envelope bins (global indices, end exclusive)."""
+class Segment(NamedTuple):
+    """One supra-threshold run on one lane, in envelope bins (global indices, end exclusive).
+
+    A named tuple (made ~70,000 times an hour, twice each: it is five times quicker to make than a frozen
+    dataclass)."""
 
     lane: int
     start: int
@@ -109,16 +114,23 @@ class RunTracker:
     (a cramp) be measured against its recent level, not its largest spike.
     """
 
-    def __init__(self, n_lanes: int, tail_bins: int, strong_fraction: float = 0.0, decay_bins: float = np.inf) -> None:
+    def __init__(self, n_lanes: int, tail_bins: int, strong_fraction: float = 0.0, decay_bins: float = np.inf,
+                 compiled: bool = jit.ENABLED) -> None:
+        """``compiled``: scan with ``runs_compiled`` (numba) instead of the numpy path; same segments."""
         self.n_lanes = n_lanes
         self.tail_bins = tail_bins
         self._log_fraction = np.log(strong_fraction) if strong_fraction > 0 else -np.inf
         self.decay_bins = decay_bins
         self._open: list[_Run | None] = [None] * n_lanes
         self._last_bad = np.zeros(n_lanes, dtype=bool)
+        self._scan = runs_compiled.ScanState(n_lanes) if compiled and runs_compiled.scan is not None else None
 
     def open_starts_by_lane(self) -> list[int | None]:
         """Start bin of each lane's open discharge (not final yet), or None."""
+        if self._scan is not None:
+            s = self._scan
+            return [int(s.d_int[lane, runs_compiled.START]) if s.run_open[lane] and s.d_open[lane] else None
+                    for lane in range(self.n_lanes)]
         return [None if r is None or r.open is None else r.open.start for r in self._open]
 
     def feed(self, chunk: EnvelopeChunk, thr_on: np.ndarray, thr_off: np.ndarray, floor: np.ndarray) -> list[Segment]:
@@ -130,6 +142,8 @@ class RunTracker:
         n_lanes, nb = chunk.env.shape
         if nb == 0:
             return []
+        if self._scan is not None:
+            return self._feed_compiled(chunk, thr_on, thr_off, floor)
         above = (chunk.env > thr_off) & ~chunk.bad
         padded = np.zeros((n_lanes, nb + 2), dtype=np.int8)
         padded[:, 1:-1] = above
@@ -161,7 +175,23 @@ class RunTracker:
         self._last_bad = chunk.bad[:, -1].copy()
         return out
 
+    def _feed_compiled(self, chunk: EnvelopeChunk, thr_on: np.ndarray, thr_off: np.ndarray,
+                       floor: np.ndarray) -> list[Segment]:
+        n_lanes, nb = chunk.env.shape
+        out_i, out_f = _segment_rows(n_lanes * (nb // 2 + 2))
+        logs = np.log(chunk.env[(chunk.env > thr_off) & ~chunk.bad].astype(np.float64))
+        n = runs_compiled.scan(chunk.env, logs, chunk.high, chunk.low, chunk.bad, thr_on, thr_off, floor,
+                               chunk.start, self._log_fraction, float(self.decay_bins), self.tail_bins,
+                               *self._scan.arrays(), out_i, out_f)
+        return _segments(out_i[:n], out_f[:n])
+
     def finish(self, end_bin: int) -> list[Segment]:
+        if self._scan is not None:
+            s = self._scan
+            out_i, out_f = _segment_rows(self.n_lanes)
+            n = runs_compiled.finish(end_bin, s.run_open, s.d_open, s.d_flags, s.d_int, s.d_float, self.tail_bins,
+                                     out_i, out_f)
+            return _segments(out_i[:n], out_f[:n])
         out = []
         for lane, run in enumerate(self._open):
             if run is not None:
@@ -198,6 +228,19 @@ class RunTracker:
         end = max(d.start + 1, end - self.tail_bins)
         return [Segment(lane, d.start, end, d.peak, d.peak_bin, d.high, d.low, d.env_sum / d.n, d.env_max / d.floor, d.bad,
                         d.floor, d.floor)]
+
+
+def _segment_rows(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.empty((n, 6), dtype=np.int64), np.empty((n, 6))
+
+
+def _segments(ints: np.ndarray, floats: np.ndarray) -> list[Segment]:
+    """The compiled scan's rows as Segments, the runs that ended at the chunk's start first (as ``feed`` orders them)."""
+    c = runs_compiled
+    order = np.argsort(ints[:, c.OUT_FIRST] == 0, kind="stable")
+    return [Segment(i[c.OUT_LANE], i[c.OUT_START], i[c.OUT_END], f[c.OUT_PEAK], i[c.OUT_PEAK_BIN], f[c.OUT_HIGH],
+                    f[c.OUT_LOW], f[c.OUT_MEAN], f[c.OUT_SNR], bool(i[c.OUT_BAD]), f[c.OUT_FLOOR], f[c.OUT_FLOOR])
+            for i, f in zip(ints[order].tolist(), floats[order].tolist())]
 
 
 class _Strong:

@@ -13,9 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from fascdetect import jit
+from fascdetect.dsp import floor_compiled
+
 
 class RunningFloor:
-    def __init__(self, n_lanes: int, frame_bins: int, history: int, reject_factor: float, max_hold_frames: int) -> None:
+    def __init__(self, n_lanes: int, frame_bins: int, history: int, reject_factor: float, max_hold_frames: int,
+                 compiled: bool = jit.ENABLED) -> None:
+        """``compiled``: run the frame recursion with ``dsp.floor_compiled`` (numba); the same floors."""
+        self.compiled = compiled and floor_compiled.floor_frames is not None
         self.frame_bins = frame_bins
         self.reject_factor = reject_factor
         self.max_hold_frames = max_hold_frames
@@ -37,6 +43,9 @@ class RunningFloor:
 
         Called once per frame for hours of signal, so it is kept to a few numpy calls.
         """
+        if self.compiled:
+            self.update_many(level.reshape(-1, 1), bad.reshape(-1, 1))
+            return
         quiet = level <= self.reject_factor * self.floor
         # Once held for too long, frames keep being taken until the floor has caught up.
         accept = (quiet | (self._held >= self.max_hold_frames)) & ~bad
@@ -63,6 +72,11 @@ class RunningFloor:
         by frame.
         """
         n_lanes, k = levels.shape
+        if self.compiled:
+            out = np.empty((n_lanes, k), dtype=np.float32)
+            floor_compiled.floor_frames(levels.astype(np.float32, copy=False), bad, self._ring, self._pos, self._held,
+                                   self.floor, np.float32(self.reject_factor), self.max_hold_frames, out)
+            return out
         h = self._ring.shape[1]
         history = np.take_along_axis(self._ring, (self._pos[:, None] + np.arange(h)) % h, axis=1)
         ext = np.concatenate([history, levels.astype(np.float32)], axis=1)
